@@ -1,0 +1,100 @@
+"""The one protocol every engine implements.
+
+Routes never see engine internals and engines never see HTTP: a route turns an
+OpenAI request into a `GenerationRequest`, iterates `Engine.stream()` and turns the
+`GenerationChunk`s back into JSON or server-sent events.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+FinishReason = Literal["stop", "length", "abort"]
+
+
+class EngineError(Exception):
+    """The engine failed a request; the message is safe to show to clients."""
+
+
+class PromptTooLongError(EngineError):
+    """The prompt does not fit the engine's context; maps to HTTP 400/413."""
+
+    def __init__(self, prompt_tokens: int, limit: int) -> None:
+        super().__init__(
+            f"prompt has {prompt_tokens} tokens, more than this model accepts ({limit})"
+        )
+        self.prompt_tokens = prompt_tokens
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One sequence to generate. `n > 1` is fanned out by the serving layer."""
+
+    request_id: str
+    prompt: str
+    max_tokens: int
+    temperature: float
+    top_p: float
+    stop: Sequence[str] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationChunk:
+    """What one step of a stream adds.
+
+    `text` and `token_count` are deltas; `prompt_tokens` is the whole prompt's
+    length, repeated on every chunk so the last one can carry `usage`.
+    `finish_reason` is set on the last chunk only.
+    """
+
+    text: str
+    token_count: int
+    prompt_tokens: int
+    finish_reason: FinishReason | None = None
+
+
+@dataclass
+class EngineInfo:
+    """What the HTTP layer may know about a loaded engine."""
+
+    model_name: str
+    max_context_tokens: int | None = None
+    supports_seed: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Engine(abc.ABC):
+    """An inference engine.
+
+    Lifecycle: constructed cheaply, `await load()` in a lifespan task (may take
+    minutes; must not block the event loop), `stream()` many times concurrently,
+    `await shutdown()` once. Cancelling the task that iterates `stream()` (client
+    disconnect) must abort the request inside the engine and free its slot.
+    """
+
+    @abc.abstractmethod
+    async def load(self) -> EngineInfo:
+        """Load weights; return what the server advertises."""
+
+    @abc.abstractmethod
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Generate one sequence; raises PromptTooLongError before the first chunk."""
+
+    @abc.abstractmethod
+    def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
+        """Render chat messages into the prompt text the model was trained on."""
+
+    @abc.abstractmethod
+    async def shutdown(self) -> None:
+        """Release the engine (GPU memory, MPI workers). Called once."""
