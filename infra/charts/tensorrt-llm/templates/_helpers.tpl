@@ -339,3 +339,17 @@ true
 {{- fail (printf "\n\ninvalid values for the tensorrt-llm chart:\n%s" $errors) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* tensorrt-llm.metrics.requestsWaiting: the server's queue-depth gauge (service/metrics.py), the HPA signal. */}}
+{{- define "tensorrt-llm.metrics.requestsWaiting" -}}
+trtllm_requests_waiting
+{{- end -}}
+
+{{/* tensorrt-llm.labels.testPod: labels of the helm test pod; no app.kubernetes.io/name, so Service, PDB and anti-affinity never select it. */}}
+{{- define "tensorrt-llm.labels.testPod" -}}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/part-of: tensorrt-llm
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ include "tensorrt-llm.names.chart" . }}
+{{- end -}}
