@@ -1,0 +1,327 @@
+"""The production engine: TensorRT-LLM's LLM API (1.2.x, PyTorch backend).
+
+Each upstream call made here is listed, with the NVIDIA/TensorRT-LLM file and commit it
+was checked against, in docs/tensorrt-llm-api.md. tests/service/fake_tensorrt_llm carries
+the same signatures and behaviours, and tests/service/test_tensorrt_llm_engine.py pins
+the fake to the recorded upstream signatures so drift shows up as a failing test.
+
+Threading: `LLM(...)` takes minutes (weights, CUDA graphs, MPI workers) and runs in a
+worker thread; `generate_async` must run on the event-loop thread because the
+`RequestOutput` it returns binds an asyncio queue to the running loop, which the
+executor's dispatch thread feeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from service.engines.base import (
+    ChatMessage,
+    Engine,
+    EngineError,
+    EngineInfo,
+    FinishReason,
+    GenerationChunk,
+    GenerationRequest,
+    PromptTooLongError,
+)
+
+logger = logging.getLogger(__name__)
+
+# CompletionOutput.finish_reason (tensorrt_llm/executor/result.py) -> our protocol.
+# 'cancelled' comes from abort(); 'timeout' from a request the runtime timed out.
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "cancelled": "abort",
+    "timeout": "abort",
+}
+
+# The runtime's sampling seed is a 64-bit integer; stay clear of its sign bit.
+_SEED_BITS = 63
+
+
+class TensorRTLLMEngine(Engine):
+    """Runs `tensorrt_llm.LLM` in this process; requests go through in-flight batching."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        tensor_parallel_size: int = 1,
+        max_batch_size: int | None = None,
+        max_num_tokens: int | None = None,
+        kv_cache_free_gpu_memory_fraction: float | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        if not model:
+            raise ValueError("model: a Hugging Face checkpoint directory or id is required")
+        if tensor_parallel_size < 1:
+            raise ValueError(
+                f"tensor_parallel_size: must be at least 1, got {tensor_parallel_size}"
+            )
+        for name, value in (("max_batch_size", max_batch_size), ("max_num_tokens", max_num_tokens)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name}: must be at least 1, got {value}")
+        fraction = kv_cache_free_gpu_memory_fraction
+        if fraction is not None and not 0 < fraction <= 1:
+            raise ValueError(
+                f"kv_cache_free_gpu_memory_fraction: must be in (0, 1], got {fraction}"
+            )
+        self._model = model
+        self._tensor_parallel_size = tensor_parallel_size
+        self._max_batch_size = max_batch_size
+        self._max_num_tokens = max_num_tokens
+        self._kv_fraction = fraction
+        self._trust_remote_code = trust_remote_code
+        self._llm: Any = None
+        self._sampling_params_cls: Any = None
+        self._prompt_limit: int | None = None
+
+    def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
+        """Keyword arguments for `tensorrt_llm.LLM`; unset settings keep upstream defaults."""
+        kwargs: dict[str, Any] = {
+            "model": self._model,
+            "tensor_parallel_size": self._tensor_parallel_size,
+            "trust_remote_code": self._trust_remote_code,
+        }
+        if self._max_batch_size is not None:
+            kwargs["max_batch_size"] = self._max_batch_size
+        if self._max_num_tokens is not None:
+            kwargs["max_num_tokens"] = self._max_num_tokens
+        if self._kv_fraction is not None:
+            kwargs["kv_cache_config"] = kv_cache_config_cls(
+                free_gpu_memory_fraction=self._kv_fraction
+            )
+        return kwargs
+
+    async def load(self) -> EngineInfo:
+        if self._llm is not None:
+            raise EngineError("the TensorRT-LLM engine is already loaded")
+        llm, sampling_params_cls, version = await asyncio.to_thread(self._construct)
+        if llm.tokenizer is None:
+            await asyncio.to_thread(llm.shutdown)
+            raise EngineError(f"model {self._model!r} has no tokenizer TensorRT-LLM can load")
+        self._llm = llm
+        self._sampling_params_cls = sampling_params_cls
+        self._prompt_limit = prompt_token_limit(llm.args)
+        logger.info(
+            "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, prompt limit %s tokens)",
+            version,
+            self._model,
+            self._tensor_parallel_size,
+            self._prompt_limit,
+        )
+        return EngineInfo(
+            model_name=self._model,
+            max_context_tokens=self._prompt_limit,
+            supports_seed=True,
+            extra={"tensorrt_llm_version": version},
+        )
+
+    def _construct(self) -> tuple[Any, Any, str]:
+        # Imported here, not at module import: tensorrt_llm exists only in the GPU image
+        # and its import alone initialises CUDA, torch and MPI.
+        try:
+            import tensorrt_llm
+            from tensorrt_llm.llmapi import KvCacheConfig
+        except ImportError as exc:
+            raise EngineError(
+                "ENGINE=tensorrt-llm needs the tensorrt_llm package (use the TensorRT-LLM image)"
+            ) from exc
+        try:
+            llm = tensorrt_llm.LLM(**self.llm_kwargs(KvCacheConfig))
+        except ValueError as exc:
+            # Upstream validates every LLM argument and raises ValueError (pydantic's
+            # ValidationError is one) naming the argument.
+            raise EngineError(f"TensorRT-LLM rejected its settings: {exc}") from exc
+        version = str(getattr(tensorrt_llm, "__version__", "unknown"))
+        return llm, tensorrt_llm.SamplingParams, version
+
+    def _require_llm(self) -> Any:
+        if self._llm is None:
+            raise EngineError("the TensorRT-LLM engine is not loaded")
+        return self._llm
+
+    def _hf_tokenizer(self) -> Any:
+        # llm.tokenizer is TensorRT-LLM's TransformersTokenizer wrapper; the Hugging Face
+        # tokenizer it wraps (its .tokenizer) has bos_token, which the wrapper lacks.
+        tokenizer = self._require_llm().tokenizer
+        return getattr(tokenizer, "tokenizer", tokenizer)
+
+    def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
+        conversation = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            rendered = self._hf_tokenizer().apply_chat_template(
+                conversation, tokenize=False, add_generation_prompt=True
+            )
+        except EngineError:
+            raise
+        except Exception as exc:
+            # transformers raises ValueError when the model has no chat template and the
+            # template itself raises jinja2 errors for conversations it refuses.
+            raise EngineError(f"the model's chat template rejected the messages: {exc}") from exc
+        return str(rendered)
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Token ids exactly as TensorRT-LLM's default input processor would make them."""
+        tokenizer = self._hf_tokenizer()
+        bos = getattr(tokenizer, "bos_token", None)
+        # Chat templates write BOS themselves; adding another would double it.
+        # trtllm-serve avoids that for chat with add_special_tokens=False.
+        add_special_tokens = not (bos and prompt.startswith(bos))
+        return list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
+
+    def sampling_params(self, request: GenerationRequest) -> Any:
+        """`SamplingParams` for one request, with max_tokens always set (upstream default: 32)."""
+        if request.max_tokens < 1:
+            raise EngineError(f"max_tokens: must be at least 1, got {request.max_tokens}")
+        # Without a seed every request samples with the runtime's default seed, so
+        # identical unseeded requests (and n > 1 fan-out) would return identical text.
+        seed = request.seed if request.seed is not None else random.getrandbits(_SEED_BITS)
+        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens, "seed": seed}
+        if request.temperature <= 0 or request.top_p <= 0:
+            # Greedy. top_p=0 would mean greedy too, but the runtime refuses it
+            # (tensorrt_llm/sampling_params.py), so greedy is asked for by temperature.
+            kwargs["temperature"] = 0.0
+        else:
+            kwargs["temperature"] = request.temperature
+            kwargs["top_p"] = request.top_p
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        try:
+            return self._sampling_params_cls(**kwargs)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from exc
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        llm = self._require_llm()
+        # Tokenizing a long prompt takes milliseconds of CPU: keep it off the loop, and do
+        # it once here (the ids go to generate_async) rather than again inside upstream.
+        prompt_ids = await asyncio.to_thread(self.encode_prompt, request.prompt)
+        prompt_tokens = len(prompt_ids)
+        if self._prompt_limit is not None and prompt_tokens > self._prompt_limit:
+            raise PromptTooLongError(prompt_tokens, self._prompt_limit)
+        params = self.sampling_params(request)
+        try:
+            output = llm.generate_async(prompt_ids, sampling_params=params, streaming=True)
+        except ValueError as exc:
+            # Upstream's own prompt check (LLM._check_arguments) in case our limit was off.
+            if "max_num_tokens" in str(exc) or "max_seq_len" in str(exc):
+                limit = self._prompt_limit if self._prompt_limit is not None else prompt_tokens - 1
+                raise PromptTooLongError(prompt_tokens, limit) from exc
+            raise EngineError(f"TensorRT-LLM rejected the request: {exc}") from exc
+        except RuntimeError as exc:
+            # "LLM is shutting down", or a background executor error surfacing here.
+            logger.error("TensorRT-LLM refused request %s: %s", request.request_id, exc)
+            raise EngineError("the engine is not accepting requests") from exc
+
+        async for chunk in _follow(output, request, prompt_tokens):
+            yield chunk
+
+    async def shutdown(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            # Joins the executor and MPI workers: seconds, so off the loop.
+            await asyncio.to_thread(llm.shutdown)
+
+
+async def _follow(
+    output: Any, request: GenerationRequest, prompt_tokens: int
+) -> AsyncIterator[GenerationChunk]:
+    """Turn a streaming RequestOutput, updated in place, into protocol deltas.
+
+    Text is tracked by how much has been sent rather than by `text_diff` so that a tail
+    which may still become a stop string is held back: upstream cuts a stop string out
+    of `text` only once it is complete, after its first characters were already
+    streamed by trtllm-serve. Token counts are tracked the same way because upstream
+    also trims `token_ids` when a stop sequence ends the request.
+    """
+    stops = tuple(s for s in request.stop if s)
+    sent_text = 0
+    sent_tokens = 0
+    try:
+        async for _ in output:
+            if output.finished:
+                break
+            completion = output.outputs[0]
+            text = completion.text
+            safe_end = len(text) - held_back(text, stops)
+            if safe_end > sent_text:
+                tokens = len(completion.token_ids)
+                yield GenerationChunk(
+                    text=text[sent_text:safe_end],
+                    token_count=max(0, tokens - sent_tokens),
+                    prompt_tokens=prompt_tokens,
+                )
+                sent_text = safe_end
+                sent_tokens = max(sent_tokens, tokens)
+        completion = output.outputs[0]
+        yield GenerationChunk(
+            text=completion.text[sent_text:],
+            token_count=max(0, len(completion.token_ids) - sent_tokens),
+            prompt_tokens=prompt_tokens,
+            finish_reason=finish_reason(completion.finish_reason),
+        )
+    except (asyncio.CancelledError, GeneratorExit):
+        raise
+    except EngineError:
+        raise
+    except Exception as exc:
+        logger.exception("TensorRT-LLM failed request %s", request.request_id)
+        raise EngineError("the engine failed while generating") from exc
+    finally:
+        if not output.finished:
+            # The client went away (task cancelled or stream closed early): free the
+            # sequence's batch slot and KV cache now instead of at max_tokens.
+            _abort(output, request.request_id)
+
+
+def _abort(output: Any, request_id: str) -> None:
+    try:
+        output.abort()
+    except Exception:
+        logger.warning("could not abort TensorRT-LLM request %s", request_id, exc_info=True)
+
+
+def finish_reason(upstream: str | None) -> FinishReason:
+    """Map CompletionOutput.finish_reason; a finished request without one ended normally."""
+    if upstream is None:
+        return "stop"
+    reason = _FINISH_REASONS.get(upstream)
+    if reason is None:
+        logger.warning("unknown TensorRT-LLM finish_reason %r, reporting 'stop'", upstream)
+        return "stop"
+    return reason
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of a stop string."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
+def prompt_token_limit(args: Any) -> int | None:
+    """The longest prompt the loaded LLM accepts, from its resolved `llm.args`.
+
+    The PyTorch backend rejects prompts longer than max_num_tokens unless chunked
+    prefill is on (LLM._check_arguments); a prompt must also leave max_seq_len room
+    for at least one generated token.
+    """
+    limits: list[int] = []
+    max_num_tokens = getattr(args, "max_num_tokens", None)
+    if max_num_tokens and not getattr(args, "enable_chunked_prefill", False):
+        limits.append(int(max_num_tokens))
+    max_seq_len = getattr(args, "max_seq_len", None)
+    if max_seq_len:
+        limits.append(int(max_seq_len) - 1)
+    return min(limits) if limits else None

@@ -1,0 +1,463 @@
+"""`tensorrt_llm.llmapi` as the adapter sees it: LLM, KvCacheConfig, RequestOutput.
+
+Upstream sources imitated (see docs/tensorrt-llm-api.md for commits):
+tensorrt_llm/llmapi/llm.py, llmapi/llm_args.py, llmapi/tokenizer.py,
+executor/result.py, executor/proxy.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from transformers import AutoTokenizer
+
+from .sampling_params import SamplingParams
+
+
+class KvCacheConfig(BaseModel):
+    """Upstream is a pydantic model with extra="forbid" (StrictBaseModel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enable_block_reuse: bool = True
+    max_tokens: int | None = None
+    max_attention_window: list[int] | None = None
+    sink_token_length: int | None = None
+    free_gpu_memory_fraction: float | None = Field(default=0.9, ge=0, le=1)
+    host_cache_size: int | None = None
+    onboard_blocks: bool = True
+    cross_kv_cache_fraction: float | None = None
+    secondary_offload_min_priority: int | None = None
+    event_buffer_max_size: int = 0
+    attention_dp_events_gather_period_ms: int = 5
+    enable_partial_reuse: bool = True
+    copy_on_partial_reuse: bool = True
+    use_uvm: bool = False
+    max_gpu_total_bytes: int = Field(default=0, ge=0)
+    dtype: str = "auto"
+    mamba_ssm_cache_dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
+    tokens_per_block: int = 32
+    use_kv_cache_manager_v2: bool = False
+    max_util_for_resume: float = Field(default=0.95, ge=0, le=1)
+
+
+# The LLM keyword arguments upstream accepts beyond its explicit parameters: the
+# BaseLlmArgs and TorchLlmArgs fields read upstream (TorchLlmArgs has a few more).
+LLM_ARGS_FIELDS = frozenset(
+    {
+        "custom_tokenizer",
+        "model_kwargs",
+        "pipeline_parallel_size",
+        "context_parallel_size",
+        "gpus_per_node",
+        "moe_cluster_parallel_size",
+        "moe_tensor_parallel_size",
+        "moe_expert_parallel_size",
+        "enable_attention_dp",
+        "enable_lm_head_tp_in_adp",
+        "pp_partition",
+        "cp_config",
+        "load_format",
+        "enable_lora",
+        "lora_config",
+        "kv_cache_config",
+        "enable_chunked_prefill",
+        "guided_decoding_backend",
+        "batched_logits_processor",
+        "iter_stats_max_iterations",
+        "request_stats_max_iterations",
+        "peft_cache_config",
+        "scheduler_config",
+        "cache_transceiver_config",
+        "sparse_attention_config",
+        "speculative_config",
+        "max_batch_size",
+        "max_input_len",
+        "max_seq_len",
+        "max_beam_width",
+        "max_num_tokens",
+        "gather_generation_logits",
+        "num_postprocess_workers",
+        "postprocess_tokenizer_dir",
+        "reasoning_parser",
+        "decoding_config",
+        "otlp_traces_endpoint",
+        "return_perf_metrics",
+        "perf_metrics_max_requests",
+        "orchestrator_type",
+        "env_overrides",
+        "garbage_collection_gen0_threshold",
+        "cuda_graph_config",
+        "attention_dp_config",
+        "disable_overlap_scheduler",
+        "moe_config",
+        "nvfp4_gemm_config",
+        "attn_backend",
+        "sampler_type",
+        "sampler_force_async_worker",
+        "enable_iter_perf_stats",
+        "enable_iter_req_stats",
+        "print_iter_log",
+        "batch_wait_timeout_ms",
+        "batch_wait_timeout_iters",
+        # Accepted by BaseLLM besides the model fields.
+        "_mpi_session",
+        "backend",
+    }
+)
+
+
+@dataclass
+class Behaviour:
+    """What the fake engine does; tests change it before loading."""
+
+    # Text the model "generates" for every prompt, followed by the end token.
+    reply: str = "the quick brown fox jumps over the lazy dog"
+    # Seconds between streamed steps (the executor's iterations).
+    step_seconds: float = 0.0
+    # GPUs the fake machine has; LLM refuses a larger tensor_parallel_size like upstream.
+    gpu_count: int = 8
+    # Raise this from the result stream after this many steps (None: never).
+    fail_after_steps: int | None = None
+
+
+BEHAVIOUR = Behaviour()
+
+
+class TransformersTokenizer:
+    """Upstream's wrapper (llmapi/tokenizer.py): forwards to the HF tokenizer in `.tokenizer`."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    def encode(self, text: str, *args: Any, **kwargs: Any) -> list[int]:
+        return self.tokenizer.encode(text, *args, **kwargs)
+
+    def decode(self, token_ids: list[int], *args: Any, **kwargs: Any) -> str:
+        return self.tokenizer.decode(token_ids, *args, **kwargs)
+
+    def apply_chat_template(self, conversation: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.tokenizer.apply_chat_template(conversation, *args, **kwargs)
+
+
+@dataclass(slots=True)
+class CompletionOutput:
+    """executor/result.py: one sequence; *_diff are what the latest response added."""
+
+    index: int
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    finish_reason: Literal["stop", "length", "timeout", "cancelled"] | None = None
+    stop_reason: int | str | None = None
+    _last_text_len: int = field(default=0, init=False, repr=False)
+    _last_token_ids_len: int = field(default=0, init=False, repr=False)
+
+    @property
+    def length(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def text_diff(self) -> str:
+        return self.text[self._last_text_len :]
+
+    @property
+    def token_ids_diff(self) -> list[int]:
+        return self.token_ids[self._last_token_ids_len :]
+
+
+@dataclass
+class _Response:
+    """What the executor's dispatch thread hands a result: one iteration's tokens."""
+
+    new_token_ids: list[int]
+    is_final: bool
+    finish_reason: str | None = None
+    error: Exception | None = None
+
+
+class _Executor:
+    """Engine-side state: running requests, abort requests, shutdown."""
+
+    def __init__(self) -> None:
+        self.running: set[int] = set()
+        self.cancel_requested: set[int] = set()
+        self.abort_calls: list[int] = []
+        self.shut_down = False
+
+    def abort_request(self, request_id: int) -> None:
+        # Upstream only queues a CancellingRequest; the worker finishes the request later.
+        self.abort_calls.append(request_id)
+        self.cancel_requested.add(request_id)
+
+
+class RequestOutput:
+    """One request's result, updated in place by each `async for` step (executor/result.py)."""
+
+    def __init__(
+        self,
+        request_id: int,
+        prompt: str | None,
+        prompt_token_ids: list[int],
+        sampling_params: SamplingParams,
+        tokenizer: TransformersTokenizer,
+        executor: _Executor,
+        streaming: bool,
+    ) -> None:
+        self.request_id = request_id
+        self.prompt = prompt
+        self.prompt_token_ids = prompt_token_ids
+        self.sampling_params = sampling_params
+        self.tokenizer = tokenizer
+        self._executor = executor
+        self._streaming = streaming
+        self._outputs = [CompletionOutput(0)]
+        self._done = False
+        self._aborted = False
+        # Upstream creates an asyncio-bound queue only when a loop is running in the
+        # calling thread; from any other thread the async API does not work.
+        self._queue: asyncio.Queue[_Response] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def outputs(self) -> list[CompletionOutput]:
+        return self._outputs[: self.sampling_params.n]
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def abort(self) -> None:
+        self._executor.abort_request(self.request_id)
+        self._aborted = True
+
+    def aborted(self) -> bool:
+        return self._aborted
+
+    def __aiter__(self) -> RequestOutput:
+        return self
+
+    async def __anext__(self) -> RequestOutput:
+        if self._done:
+            raise StopAsyncIteration
+        response = await self._queue.get()
+        if response.error is not None:
+            raise response.error
+        self._handle_response(response)
+        return self
+
+    async def aresult(self) -> RequestOutput:
+        while not self._done:
+            await self.__anext__()
+        return self
+
+    def _handle_response(self, response: _Response) -> None:
+        output = self._outputs[0]
+        output._last_token_ids_len = len(output.token_ids)
+        output.token_ids.extend(response.new_token_ids)
+        if response.finish_reason == "cancelled":
+            output.finish_reason = "cancelled"
+        self._done = response.is_final
+        if self._done and response.finish_reason != "cancelled":
+            output.finish_reason = response.finish_reason
+        output._last_text_len = len(output.text)
+        output.text = self.tokenizer.decode(
+            output.token_ids, skip_special_tokens=self.sampling_params.skip_special_tokens
+        )
+        # Upstream's stop-string handling (DetokenizedGenerationResultBase): once a stop
+        # string is complete in the text, cut it out, finish with 'stop' and abort.
+        if not self._done or output.finish_reason in ("stop", "length"):
+            for stop in self.sampling_params._stop_strings():
+                if stop in output.text:
+                    cut = output.text.find(stop)
+                    if self.sampling_params.include_stop_str_in_output:
+                        cut += len(stop)
+                    output.text = output.text[:cut]
+                    output.finish_reason = "stop"
+                    output.stop_reason = stop
+                    self.abort()
+                    self._done = True
+                    break
+
+
+class LLM:
+    """`tensorrt_llm.LLM` (the PyTorch-backend `_TorchLLM`), minus the GPU."""
+
+    _ids = itertools.count(1)
+
+    def __init__(
+        self,
+        model: str | Path,
+        tokenizer: Any = None,
+        tokenizer_mode: Literal["auto", "slow"] = "auto",
+        skip_tokenizer_init: bool = False,
+        trust_remote_code: bool = False,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        revision: str | None = None,
+        tokenizer_revision: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        for key in kwargs:
+            if key not in LLM_ARGS_FIELDS:
+                raise ValueError(f"{self.__class__.__name__} got invalid argument: {key}")
+        kv_cache_config = kwargs.get("kv_cache_config", KvCacheConfig())
+        if isinstance(kv_cache_config, dict):
+            kv_cache_config = KvCacheConfig(**kv_cache_config)
+        if not isinstance(kv_cache_config, KvCacheConfig):
+            raise ValueError(f"kv_cache_config must be a KvCacheConfig, got {kv_cache_config!r}")
+        if tensor_parallel_size > BEHAVIOUR.gpu_count:
+            raise RuntimeError(
+                f"Only {BEHAVIOUR.gpu_count} GPUs are available, "
+                f"but {tensor_parallel_size} are required."
+            )
+        # Upstream's validator turns an explicit None back into the field default.
+        self.args = SimpleNamespace(
+            model=model,
+            trust_remote_code=trust_remote_code,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            backend=kwargs.get("backend", "pytorch"),
+            kv_cache_config=kv_cache_config,
+            max_batch_size=kwargs.get("max_batch_size") or 2048,
+            max_num_tokens=kwargs.get("max_num_tokens") or 8192,
+            max_seq_len=kwargs.get("max_seq_len"),
+            enable_chunked_prefill=kwargs.get("enable_chunked_prefill", False),
+        )
+        self.init_kwargs = {
+            "model": model,
+            "trust_remote_code": trust_remote_code,
+            "tensor_parallel_size": tensor_parallel_size,
+            **kwargs,
+        }
+        # Records for tests: where construction ran, what generate_async was given.
+        self.constructed_in_thread = threading.current_thread()
+        self.generate_calls: list[dict[str, Any]] = []
+        self.shutdown_calls = 0
+        self._tokenizer = None
+        if not skip_tokenizer_init:
+            self._tokenizer = TransformersTokenizer(
+                AutoTokenizer.from_pretrained(str(tokenizer or model))
+            )
+        self._executor: _Executor | None = _Executor()
+        self._last_executor = self._executor
+
+    @property
+    def tokenizer(self) -> TransformersTokenizer | None:
+        return self._tokenizer
+
+    @property
+    def executor(self) -> _Executor:
+        """The fake's engine-side state (upstream's is private and on the GPU)."""
+        return self._last_executor
+
+    def generate_async(
+        self,
+        inputs: Any,
+        sampling_params: SamplingParams | None = None,
+        lora_request: Any = None,
+        prompt_adapter_request: Any = None,
+        streaming: bool = False,
+        kv_cache_retention_config: Any = None,
+        disaggregated_params: Any = None,
+        _postproc_params: Any = None,
+        scheduling_params: Any = None,
+        cache_salt: str | None = None,
+    ) -> RequestOutput:
+        if self._executor is None or self._executor.shut_down:
+            raise RuntimeError("LLM is shutting down")
+        if sampling_params is None:
+            sampling_params = SamplingParams()
+        if not isinstance(sampling_params, SamplingParams):
+            raise TypeError(
+                "The sampling_params must be type SamplingParams or None, "
+                f"but got {type(sampling_params)}"
+            )
+        if sampling_params.end_id is None:
+            sampling_params.end_id = self._tokenizer.eos_token_id
+        if sampling_params.n > self.args.max_batch_size:
+            raise ValueError(
+                f"SamplingParams.n ({sampling_params.n}) should not exceed max_batch_size "
+                f"({self.args.max_batch_size})"
+            )
+        self.generate_calls.append(
+            {"inputs": inputs, "sampling_params": sampling_params, "streaming": streaming}
+        )
+        if isinstance(inputs, str):
+            prompt, prompt_token_ids = (
+                inputs,
+                self._tokenizer.encode(
+                    inputs, add_special_tokens=sampling_params.add_special_tokens
+                ),
+            )
+        elif isinstance(inputs, list) and all(isinstance(t, int) for t in inputs):
+            prompt, prompt_token_ids = None, list(inputs)
+        else:
+            raise TypeError(f"The inputs must be type str or list of int, but got {type(inputs)}")
+        args = self.args
+        if not args.enable_chunked_prefill and len(prompt_token_ids) > args.max_num_tokens:
+            raise ValueError(
+                f"The sum of prompt length ({float(len(prompt_token_ids))}), query length (0) "
+                f"should not exceed max_num_tokens ({args.max_num_tokens})"
+            )
+        output = RequestOutput(
+            next(self._ids),
+            prompt,
+            prompt_token_ids,
+            sampling_params,
+            self._tokenizer,
+            self._executor,
+            streaming,
+        )
+        self._executor.running.add(output.request_id)
+        # The worker runs independently of whoever reads the output, as upstream's does.
+        output._worker = asyncio.get_running_loop().create_task(self._work(output))
+        return output
+
+    async def _work(self, output: RequestOutput) -> None:
+        executor = self._executor
+        params = output.sampling_params
+        reply = self._tokenizer.encode(BEHAVIOUR.reply, add_special_tokens=False)
+        reply.append(self._tokenizer.eos_token_id)
+        pending: list[int] = []
+        produced = 0
+        try:
+            for step, token in enumerate(reply):
+                await asyncio.sleep(BEHAVIOUR.step_seconds)
+                if BEHAVIOUR.fail_after_steps is not None and step >= BEHAVIOUR.fail_after_steps:
+                    output._queue.put_nowait(
+                        _Response([], True, error=RuntimeError("Encountered an error in forward"))
+                    )
+                    return
+                if output.request_id in executor.cancel_requested:
+                    output._queue.put_nowait(_Response(pending, True, "cancelled"))
+                    return
+                if token == params.end_id and not params.ignore_eos:
+                    output._queue.put_nowait(_Response(pending, True, "stop"))
+                    return
+                produced += 1
+                pending.append(token)
+                final = produced >= params.max_tokens
+                if output._streaming or final:
+                    output._queue.put_nowait(_Response(pending, final, "length" if final else None))
+                    pending = []
+                if final:
+                    return
+        finally:
+            executor.running.discard(output.request_id)
+
+    def shutdown(self) -> None:
+        self.shutdown_calls += 1
+        if self._executor is not None:
+            self._executor.shut_down = True
+            self._executor = None
