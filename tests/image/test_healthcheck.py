@@ -35,9 +35,9 @@ def healthcheck(request: pytest.FixtureRequest) -> list[str]:
 def server_port() -> Iterator[int]:
     port = free_port()
     env = {**os.environ, "SIMULATED_LOAD_SECONDS": str(LOAD_SECONDS)}
+    command = [sys.executable, "-m", "service", "--engine", "simulated", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--engine", "simulated", "--host", "127.0.0.1"]
-        + ["--port", str(port)],
+        [*command, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
