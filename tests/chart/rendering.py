@@ -1,0 +1,114 @@
+"""Render the chart with the real Helm engine (helm-python-sdk) for the chart tests.
+
+`Chart.render()` exposes neither `.Capabilities.APIVersions` nor the Kubernetes version,
+but the native `helm_render` it wraps accepts both as options (`api_versions`,
+`kube_version`, the same as `helm template --api-versions/--kube-version`). The
+ServiceMonitor test needs the first and the preStop test the second, so this module
+calls that entry point directly, with the values JSON-encoded as `Chart.render` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+from helm_python import _native
+
+from tests.tools import REPO_ROOT
+
+CHART_DIR = REPO_ROOT / "infra" / "charts" / "tensorrt-llm"
+RELEASE = "llm"
+NAMESPACE = "inference"
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One render: every object with the template that produced it, plus NOTES.txt."""
+
+    objects: list[tuple[str, Manifest]]
+    notes: str
+
+    def kinds(self) -> list[str]:
+        return sorted(obj["kind"] for _, obj in self.objects)
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return [obj for _, obj in self.objects if obj["kind"] == kind]
+
+    def one(self, kind: str) -> Manifest:
+        found = self.of_kind(kind)
+        assert len(found) == 1, f"expected one {kind}, got {len(found)}: {self.kinds()}"
+        return found[0]
+
+    def yaml_stream(self) -> str:
+        return yaml.safe_dump_all([obj for _, obj in self.objects], sort_keys=False)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A values set the tests render, with the cluster it pretends to render for."""
+
+    values: dict[str, Any]
+    api_versions: Sequence[str] = ()
+    kube_version: str | None = None
+    why: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def render(
+    values: dict[str, Any] | None = None,
+    *,
+    api_versions: Sequence[str] = (),
+    kube_version: str | None = None,
+    chart_dir: Path = CHART_DIR,
+) -> Rendered:
+    """Render like `helm template llm CHART -n inference`; raises helm_python errors."""
+    options: dict[str, Any] = {"name": RELEASE, "namespace": NAMESPACE}
+    if api_versions:
+        options["api_versions"] = list(api_versions)
+    if kube_version:
+        options["kube_version"] = kube_version
+    with helm_python.Chart.load(chart_dir) as chart:
+        files: dict[str, str] = json.loads(
+            _native.call_string(
+                "helm_render",
+                chart._raw(),
+                None if values is None else json.dumps(values),
+                json.dumps(options),
+            )
+        )
+    objects: list[tuple[str, Manifest]] = []
+    notes = ""
+    for template, text in sorted(files.items()):
+        if template.endswith("NOTES.txt"):
+            notes = text
+            continue
+        objects.extend((template, doc) for doc in yaml.safe_load_all(text) if doc)
+    return Rendered(objects=objects, notes=notes)
+
+
+def pod_templates(rendered: Rendered) -> Iterator[tuple[str, Manifest, Manifest]]:
+    """(where, metadata, spec) of every pod the objects would create."""
+    for template, obj in rendered.objects:
+        if obj["kind"] == "Pod":
+            yield f"{template} Pod", obj["metadata"], obj["spec"]
+        elif obj["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}:
+            pod = obj["spec"]["template"]
+            yield f"{template} {obj['kind']}", pod.get("metadata", {}), pod["spec"]
+
+
+def server_container(rendered: Rendered) -> Manifest:
+    containers = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == "server")
+
+
+def env_of(container: Manifest) -> dict[str, Any]:
+    """name -> value (plain) or the valueFrom mapping."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}

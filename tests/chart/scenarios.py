@@ -1,0 +1,131 @@
+"""The values sets every chart test renders: one per deployment shape users run."""
+
+from __future__ import annotations
+
+from tests.chart.rendering import SERVICE_MONITOR_API, Scenario
+
+DIGEST = "sha256:" + "ab" * 32
+
+SCENARIOS: dict[str, Scenario] = {
+    "defaults": Scenario(values={}, why="chart defaults: one GPU, TensorRT-LLM, PVC cache"),
+    "gpu-tp2": Scenario(
+        values={
+            "tensorParallelSize": 2,
+            "replicaCount": 2,
+            "image": {"digest": DIGEST},
+            "imagePullSecrets": [{"name": "registry-credentials"}],
+            "model": {"path": "meta-llama/Llama-3.1-8B-Instruct", "servedModelName": "llama-8b"},
+            "server": {
+                "maxBatchSize": 128,
+                "maxNumTokens": 1000000,
+                "kvCacheFreeGpuMemoryFraction": 0.85,
+                "maxConcurrentRequests": 128,
+                "maxQueuedRequests": 512,
+                "logLevel": "debug",
+            },
+            "requestDefaults": {"maxTokens": 512, "temperature": 0.7, "topP": 0.95},
+            "secrets": {"hfToken": {"name": "hf-token"}, "apiKeys": {"name": "api-keys"}},
+            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+            "tolerations": [{"key": "dedicated", "value": "llm", "effect": "NoSchedule"}],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "nvidia.com/gpu.count",
+                                        "operator": "Gt",
+                                        "values": ["1"],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "podAntiAffinity": {"type": "hard"},
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                }
+            ],
+            "modelCache": {"accessMode": "ReadWriteMany", "storageClass": "fast-rwx"},
+            "shm": {"sizeLimit": "16Gi"},
+            "priorityClassName": "llm-serving",
+        },
+        why="two-GPU tensor parallelism with every placement knob at once",
+    ),
+    "gpu-less-simulated": Scenario(
+        values={
+            "engine": "simulated",
+            "gpu": {"enabled": False},
+            "model": {"path": ""},
+            "modelCache": {"type": "emptyDir", "size": "1Gi"},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+                "limits": {"memory": "512Mi"},
+            },
+            "shm": {"sizeLimit": "64Mi"},
+            "simulated": {"ttftMs": 80, "itlMs": 12.5, "maxBatch": 32, "loadSeconds": 3},
+            "server": {"logFormat": "text"},
+        },
+        why="CPU-only cluster running the simulated engine",
+    ),
+    "autoscaling": Scenario(
+        values={
+            "autoscaling": {
+                "enabled": True,
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "targetRequestsWaiting": 2.5,
+                "cpuFallback": {"enabled": True},
+            },
+            "modelCache": {"accessMode": "ReadWriteMany"},
+        },
+        why="HPA on the queue-depth metric with the CPU fallback",
+    ),
+    "monitoring": Scenario(
+        values={
+            "monitoring": {
+                "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+                "dashboard": {"enabled": True},
+            }
+        },
+        api_versions=(SERVICE_MONITOR_API,),
+        why="Prometheus Operator installed",
+    ),
+    "monitoring-without-crd": Scenario(
+        values={
+            "monitoring": {"serviceMonitor": {"enabled": True}, "dashboard": {"enabled": True}}
+        },
+        why="ServiceMonitor asked for on a cluster without the CRD",
+    ),
+    "existing-pvc": Scenario(
+        values={"replicaCount": 3, "modelCache": {"existingClaim": "shared-models"}},
+        why="a pre-provisioned (e.g. ReadWriteMany NFS) claim shared by three replicas",
+    ),
+    "ingress": Scenario(
+        values={
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "annotations": {"nginx.ingress.kubernetes.io/proxy-buffering": "off"},
+                "hosts": [
+                    {"host": "llm.example.com", "paths": [{"path": "/v1", "pathType": "Prefix"}]}
+                ],
+                "tls": [{"secretName": "llm-tls", "hosts": ["llm.example.com"]}],
+            }
+        },
+        why="public endpoint behind an ingress controller with TLS",
+    ),
+    "kube-1.29": Scenario(
+        values={}, kube_version="v1.29.0", why="oldest supported cluster (no sleep action)"
+    ),
+    "no-cache": Scenario(
+        values={"modelCache": {"enabled": False}, "tests": {"enabled": False}},
+        why="model cache and helm test both off",
+    ),
+}
