@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,15 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
-def _corpus() -> list[str]:
-    words = " ".join(BUILT_IN).split()
-    return [" ".join(words[i:] + words[:i]) for i in range(len(words))] * 20
+def _corpus(lines: int = 20000) -> list[str]:
+    """English-like text with enough distinct words for BPE to fill its vocabulary."""
+    rng = random.Random(0)
+    syllables = [c + v for c in "bcdfghklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ou")]
+    lexicon = [
+        "".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(20000)
+    ]
+    lexicon += " ".join(BUILT_IN).split()
+    return [" ".join(rng.choice(lexicon) for _ in range(12)) for _ in range(lines)]
 
 
 def build_model(directory: Path, size: str, vocab_size: int = 8192) -> dict[str, Any]:
@@ -61,7 +68,11 @@ def build_model(directory: Path, size: str, vocab_size: int = 8192) -> dict[str,
     )
     bpe.train_from_iterator(_corpus(), trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_input_names=["input_ids", "attention_mask"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(directory)
