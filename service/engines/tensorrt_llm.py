@@ -14,6 +14,7 @@ executor's dispatch thread feeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -139,6 +140,10 @@ class TensorRTLLMEngine(Engine):
             # Upstream validates every LLM argument and raises ValueError (pydantic's
             # ValidationError is one) naming the argument.
             raise EngineError(f"TensorRT-LLM rejected its settings: {exc}") from exc
+        except RuntimeError as exc:
+            # e.g. "Only 1 GPUs are available, but 2 are required." or a worker that
+            # died while loading the model.
+            raise EngineError(f"TensorRT-LLM could not start: {exc}") from exc
         version = str(getattr(tensorrt_llm, "__version__", "unknown"))
         return llm, tensorrt_llm.SamplingParams, version
 
@@ -220,8 +225,11 @@ class TensorRTLLMEngine(Engine):
             logger.error("TensorRT-LLM refused request %s: %s", request.request_id, exc)
             raise EngineError("the engine is not accepting requests") from exc
 
-        async for chunk in _follow(output, request, prompt_tokens):
-            yield chunk
+        # aclosing: when our consumer closes this stream early, _follow's cleanup (the
+        # abort) must run now, not whenever the garbage collector finalises it.
+        async with contextlib.aclosing(_follow(output, request, prompt_tokens)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def shutdown(self) -> None:
         llm, self._llm = self._llm, None

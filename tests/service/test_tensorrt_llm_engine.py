@@ -1,0 +1,690 @@
+"""Contract tests for the TensorRT-LLM engine, run against tests/service/fake_tensorrt_llm.
+
+The fake is loaded under the module name `tensorrt_llm`, so the adapter's lazy imports
+find it exactly where they would find the real package. UPSTREAM_SIGNATURES records
+what was read in NVIDIA/TensorRT-LLM; the first tests pin the fake to that record so
+the fake cannot drift into accepting calls the real package would refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from service.engines.base import (
+    ChatMessage,
+    EngineError,
+    GenerationChunk,
+    GenerationRequest,
+    PromptTooLongError,
+)
+from service.engines.tensorrt_llm import TensorRTLLMEngine, finish_reason, held_back
+
+FAKE_DIR = Path(__file__).parent / "fake_tensorrt_llm"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Signatures read in NVIDIA/TensorRT-LLM (docs/tensorrt-llm-api.md has the details).
+# Notation: "name" positional-or-keyword, "name=" with a default, "kw:name=" keyword-only
+# with a default, "**name" var-keyword.
+UPSTREAM_SIGNATURES: dict[str, dict[str, Any]] = {
+    "LLM.__init__": {
+        # class LLM(_TorchLLM), same explicit parameters as BaseLLM.__init__
+        "source": "tensorrt_llm/llmapi/llm.py @ 4c05a74891e4df8066f08ed4ce14b0972abe4e25",
+        "params": [
+            "self",
+            "model",
+            "tokenizer=",
+            "tokenizer_mode=",
+            "skip_tokenizer_init=",
+            "trust_remote_code=",
+            "tensor_parallel_size=",
+            "dtype=",
+            "revision=",
+            "tokenizer_revision=",
+            "**kwargs",
+        ],
+    },
+    "LLM.generate_async": {
+        "source": "tensorrt_llm/llmapi/llm.py @ 4c05a74891e4df8066f08ed4ce14b0972abe4e25",
+        "params": [
+            "self",
+            "inputs",
+            "sampling_params=",
+            "lora_request=",
+            "prompt_adapter_request=",
+            "streaming=",
+            "kv_cache_retention_config=",
+            "disaggregated_params=",
+            "_postproc_params=",
+            "scheduling_params=",
+            "cache_salt=",
+        ],
+    },
+    "LLM.shutdown": {
+        "source": "tensorrt_llm/llmapi/llm.py @ 4c05a74891e4df8066f08ed4ce14b0972abe4e25",
+        "params": ["self"],
+    },
+    "SamplingParams": {
+        # @dataclass(slots=True, kw_only=True); init=False fields are not parameters.
+        "source": "tensorrt_llm/sampling_params.py @ a98a9061d72f6fd39f5d055ebdd2c6878a100e2c",
+        "params": [
+            f"kw:{name}="
+            for name in [
+                "end_id",
+                "pad_id",
+                "max_tokens",
+                "bad",
+                "bad_token_ids",
+                "stop",
+                "stop_token_ids",
+                "include_stop_str_in_output",
+                "embedding_bias",
+                "logits_processor",
+                "apply_batched_logits_processor",
+                "n",
+                "best_of",
+                "use_beam_search",
+                "top_k",
+                "top_p",
+                "top_p_min",
+                "top_p_reset_ids",
+                "top_p_decay",
+                "seed",
+                "temperature",
+                "min_tokens",
+                "beam_search_diversity_rate",
+                "repetition_penalty",
+                "presence_penalty",
+                "frequency_penalty",
+                "length_penalty",
+                "early_stopping",
+                "no_repeat_ngram_size",
+                "min_p",
+                "beam_width_array",
+                "logprobs",
+                "prompt_logprobs",
+                "return_context_logits",
+                "return_generation_logits",
+                "exclude_input_from_output",
+                "return_encoder_output",
+                "return_perf_metrics",
+                "additional_model_outputs",
+                "_context_logits_auto_enabled",
+                "_generation_logits_auto_enabled",
+                "_return_log_probs",
+                "lookahead_config",
+                "guided_decoding",
+                "ignore_eos",
+                "detokenize",
+                "add_special_tokens",
+                "truncate_prompt_tokens",
+                "skip_special_tokens",
+                "spaces_between_special_tokens",
+            ]
+        ],
+    },
+    "KvCacheConfig": {
+        # pydantic StrictBaseModel (extra="forbid"): every field is keyword-only.
+        "source": "tensorrt_llm/llmapi/llm_args.py, newest stored version (see docs)",
+        "params": [
+            f"kw:{name}="
+            for name in [
+                "enable_block_reuse",
+                "max_tokens",
+                "max_attention_window",
+                "sink_token_length",
+                "free_gpu_memory_fraction",
+                "host_cache_size",
+                "onboard_blocks",
+                "cross_kv_cache_fraction",
+                "secondary_offload_min_priority",
+                "event_buffer_max_size",
+                "attention_dp_events_gather_period_ms",
+                "enable_partial_reuse",
+                "copy_on_partial_reuse",
+                "use_uvm",
+                "max_gpu_total_bytes",
+                "dtype",
+                "mamba_ssm_cache_dtype",
+                "tokens_per_block",
+                "use_kv_cache_manager_v2",
+                "max_util_for_resume",
+            ]
+        ],
+    },
+}
+
+# Defaults the adapter works around or relies on.
+UPSTREAM_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("SamplingParams", "max_tokens"): 32,
+    ("SamplingParams", "seed"): None,
+    ("SamplingParams", "add_special_tokens"): True,
+    ("LLM.generate_async", "streaming"): False,
+    ("KvCacheConfig", "free_gpu_memory_fraction"): 0.9,
+}
+
+# BaseLlmArgs fields the adapter passes as LLM(**kwargs) (llm_args.py, same version).
+UPSTREAM_LLM_ARGS_USED = frozenset({"max_batch_size", "max_num_tokens", "kv_cache_config"})
+
+# Attributes of RequestOutput / CompletionOutput the adapter reads (executor/result.py @
+# a678b91aafbeff265cd0b764abb59d7def624ac2; llmapi/llm.py RequestOutput).
+UPSTREAM_OUTPUT_ATTRIBUTES = {
+    "RequestOutput": ("outputs", "finished", "abort", "__aiter__", "__anext__"),
+    "CompletionOutput": ("text", "token_ids", "finish_reason"),
+}
+
+REPLY = "the quick brown fox jumps over the lazy dog"
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %} {{ m['role'] }} : {{ m['content'] }}"
+    "{% endfor %}{% if add_generation_prompt %} assistant :{% endif %}"
+)
+
+
+def render_signature(obj: Any) -> list[str]:
+    rendered = []
+    for param in inspect.signature(obj).parameters.values():
+        text = param.name
+        if param.kind is param.VAR_KEYWORD:
+            text = "**" + text
+        elif param.kind is param.VAR_POSITIONAL:
+            text = "*" + text
+        elif param.kind is param.KEYWORD_ONLY:
+            text = "kw:" + text
+        if param.default is not param.empty:
+            text += "="
+        rendered.append(text)
+    return rendered
+
+
+def load_fake() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "tensorrt_llm", FAKE_DIR / "__init__.py", submodule_search_locations=[str(FAKE_DIR)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tensorrt_llm"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def drop_tensorrt_llm_modules() -> None:
+    for name in [n for n in sys.modules if n == "tensorrt_llm" or n.startswith("tensorrt_llm.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def fake() -> Iterator[ModuleType]:
+    """The fake package installed as `tensorrt_llm`, fresh (default behaviour) per test."""
+    drop_tensorrt_llm_modules()
+    try:
+        yield load_fake()
+    finally:
+        drop_tensorrt_llm_modules()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory holding a tiny real Hugging Face tokenizer with a chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<unk>", "<s>", "</s>", "user", "assistant", ":", *dict.fromkeys(REPLY.split())]
+    words += ["hi", "there", "tell", "me", "a", "story"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # Like Llama's: plain encode() prepends BOS.
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", words.index("<s>"))]
+    )
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        chat_template=CHAT_TEMPLATE,
+    )
+    path = tmp_path_factory.mktemp("model")
+    hf.save_pretrained(path)
+    return path
+
+
+def engine_for(model_dir: Path, **overrides: Any) -> TensorRTLLMEngine:
+    settings: dict[str, Any] = {
+        "model": str(model_dir),
+        "tensor_parallel_size": 1,
+        "max_batch_size": None,
+        "max_num_tokens": None,
+        "kv_cache_free_gpu_memory_fraction": 0.9,
+        "trust_remote_code": False,
+    }
+    settings.update(overrides)
+    return TensorRTLLMEngine(**settings)
+
+
+def request(prompt: str = "tell me a story", **overrides: Any) -> GenerationRequest:
+    fields: dict[str, Any] = {
+        "request_id": "req-1",
+        "prompt": prompt,
+        "max_tokens": 64,
+        "temperature": 0.7,
+        "top_p": 0.9,
+    }
+    fields.update(overrides)
+    return GenerationRequest(**fields)
+
+
+async def collect(engine: TensorRTLLMEngine, req: GenerationRequest) -> list[GenerationChunk]:
+    return [chunk async for chunk in engine.stream(req)]
+
+
+async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+# --- the fake matches upstream ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(UPSTREAM_SIGNATURES))
+def test_fake_signatures_match_the_upstream_record(fake: ModuleType, name: str) -> None:
+    owner, _, member = name.partition(".")
+    obj = getattr(fake.llmapi, owner)
+    if member:
+        obj = getattr(obj, member)
+    assert render_signature(obj) == UPSTREAM_SIGNATURES[name]["params"], (
+        f"{name} drifted from {UPSTREAM_SIGNATURES[name]['source']}"
+    )
+
+
+@pytest.mark.parametrize(("name", "param"), sorted(UPSTREAM_DEFAULTS))
+def test_fake_defaults_match_upstream(fake: ModuleType, name: str, param: str) -> None:
+    owner, _, member = name.partition(".")
+    obj = getattr(fake.llmapi, owner)
+    if member:
+        obj = getattr(obj, member)
+    default = inspect.signature(obj).parameters[param].default
+    assert default == UPSTREAM_DEFAULTS[(name, param)]
+
+
+def test_fake_exports_the_upstream_import_paths(fake: ModuleType) -> None:
+    assert fake.LLM is fake.llmapi.LLM
+    assert fake.SamplingParams is fake.llmapi.SamplingParams
+    assert sys.modules["tensorrt_llm.llmapi"].KvCacheConfig is fake.llmapi.KvCacheConfig
+    assert UPSTREAM_LLM_ARGS_USED <= fake.llmapi.LLM_ARGS_FIELDS
+    for cls_name, attributes in UPSTREAM_OUTPUT_ATTRIBUTES.items():
+        cls = getattr(fake.llmapi, cls_name)
+        missing = [a for a in attributes if not hasattr(cls, a)]
+        assert not missing, f"fake {cls_name} lacks {missing}"
+
+
+def test_fake_rejects_what_upstream_rejects(fake: ModuleType, model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="LLM got invalid argument: max_batch"):
+        fake.LLM(str(model_dir), max_batch=8)
+    with pytest.raises(ValueError, match="extra"):
+        fake.llmapi.KvCacheConfig(free_gpu_memory=0.5)
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        fake.llmapi.KvCacheConfig(free_gpu_memory_fraction=1.5)
+    with pytest.raises(TypeError, match="random_seed"):
+        fake.SamplingParams(random_seed=1)
+    with pytest.raises(TypeError):
+        fake.SamplingParams(64)  # keyword-only, as upstream
+
+
+def test_fake_generate_async_needs_the_event_loop_thread(fake: ModuleType, model_dir: Path) -> None:
+    llm = fake.LLM(str(model_dir))
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        llm.generate_async("hi", sampling_params=fake.SamplingParams(max_tokens=1))
+
+
+# --- construction and loading ----------------------------------------------------------
+
+
+def test_module_and_constructor_do_not_import_tensorrt_llm() -> None:
+    code = (
+        "import sys\n"
+        "from service.engines.tensorrt_llm import TensorRTLLMEngine\n"
+        "TensorRTLLMEngine(model='m')\n"
+        "assert 'tensorrt_llm' not in sys.modules, 'imported at module load'\n"
+        "assert 'torch' not in sys.modules, 'torch imported at module load'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"model": ""}, "model"),
+        ({"tensor_parallel_size": 0}, "tensor_parallel_size"),
+        ({"max_batch_size": 0}, "max_batch_size"),
+        ({"max_num_tokens": -1}, "max_num_tokens"),
+        ({"kv_cache_free_gpu_memory_fraction": 1.2}, "kv_cache_free_gpu_memory_fraction"),
+    ],
+)
+def test_bad_settings_name_the_field(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        engine_for(Path("m"), **overrides)
+
+
+def test_llm_kwargs_omit_unset_settings(fake: ModuleType) -> None:
+    kwargs = engine_for(Path("m"), kv_cache_free_gpu_memory_fraction=None).llm_kwargs(
+        fake.llmapi.KvCacheConfig
+    )
+    assert kwargs == {"model": "m", "tensor_parallel_size": 1, "trust_remote_code": False}
+
+
+def test_llm_kwargs_pass_every_setting(fake: ModuleType) -> None:
+    engine = engine_for(
+        Path("m"),
+        tensor_parallel_size=2,
+        max_batch_size=32,
+        max_num_tokens=4096,
+        kv_cache_free_gpu_memory_fraction=0.75,
+        trust_remote_code=True,
+    )
+    kwargs = engine.llm_kwargs(fake.llmapi.KvCacheConfig)
+    kv = kwargs.pop("kv_cache_config")
+    assert isinstance(kv, fake.llmapi.KvCacheConfig)
+    assert kv.free_gpu_memory_fraction == 0.75
+    assert kwargs == {
+        "model": "m",
+        "tensor_parallel_size": 2,
+        "max_batch_size": 32,
+        "max_num_tokens": 4096,
+        "trust_remote_code": True,
+    }
+
+
+async def test_load_builds_llm_off_the_event_loop(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir, max_num_tokens=512, max_batch_size=16)
+    info = await engine.load()
+    llm = engine._llm
+    assert llm.constructed_in_thread is not threading.current_thread()
+    assert llm.init_kwargs["max_num_tokens"] == 512
+    assert llm.init_kwargs["max_batch_size"] == 16
+    assert llm.init_kwargs["kv_cache_config"].free_gpu_memory_fraction == 0.9
+    assert info.model_name == str(model_dir)
+    assert info.max_context_tokens == 512
+    assert info.extra["tensorrt_llm_version"] == fake.__version__
+    await engine.shutdown()
+
+
+async def test_prompt_limit_defaults_to_upstream_max_num_tokens(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    info = await engine.load()
+    assert info.max_context_tokens == 8192  # BaseLlmArgs.max_num_tokens default
+    await engine.shutdown()
+
+
+async def test_load_without_the_package_says_which_image(
+    monkeypatch: pytest.MonkeyPatch, model_dir: Path
+) -> None:
+    drop_tensorrt_llm_modules()
+    monkeypatch.setitem(sys.modules, "tensorrt_llm", None)  # import now raises ImportError
+    with pytest.raises(EngineError, match="TensorRT-LLM image"):
+        await engine_for(model_dir).load()
+
+
+async def test_load_with_too_many_gpus_is_a_clear_error(fake: ModuleType, model_dir: Path) -> None:
+    fake.llmapi.BEHAVIOUR.gpu_count = 1
+    with pytest.raises(EngineError, match="could not start: Only 1 GPUs are available"):
+        await engine_for(model_dir, tensor_parallel_size=2).load()
+
+
+# --- streaming --------------------------------------------------------------------------
+
+
+async def test_stream_yields_deltas_that_add_up(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request())
+    reply_tokens = len(REPLY.split())
+    assert len(chunks) > 1, "streaming=True must give more than one chunk"
+    assert "".join(c.text for c in chunks) == REPLY
+    assert sum(c.token_count for c in chunks) == reply_tokens
+    assert [c.finish_reason for c in chunks] == [None] * (len(chunks) - 1) + ["stop"]
+    prompt_tokens = len(engine.encode_prompt("tell me a story"))
+    assert {c.prompt_tokens for c in chunks} == {prompt_tokens}
+    call = engine._llm.generate_calls[0]
+    assert call["streaming"] is True
+    assert call["inputs"] == engine.encode_prompt("tell me a story")
+    assert engine._llm.executor.abort_calls == []  # a finished request is not aborted
+    await engine.shutdown()
+
+
+async def test_max_tokens_is_always_passed(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request(max_tokens=3))
+    assert engine._llm.generate_calls[0]["sampling_params"].max_tokens == 3
+    assert sum(c.token_count for c in chunks) == 3
+    assert "".join(c.text for c in chunks) == "the quick brown"
+    assert chunks[-1].finish_reason == "length"
+    long_chunks = await collect(engine, request(max_tokens=100))
+    assert engine._llm.generate_calls[1]["sampling_params"].max_tokens == 100
+    assert sum(c.token_count for c in long_chunks) > 3
+    await engine.shutdown()
+
+
+async def test_sampling_fields_use_upstream_names(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    params = engine.sampling_params(request(temperature=0.5, top_p=0.8, stop=("dog",), seed=7))
+    assert isinstance(params, fake.SamplingParams)
+    assert (params.temperature, params.top_p, params.stop, params.seed) == (0.5, 0.8, ["dog"], 7)
+    greedy = engine.sampling_params(request(temperature=0.0, top_p=0.9))
+    assert (greedy.temperature, greedy.top_p) == (0.0, None)
+    # top_p=0 means greedy, which the runtime refuses to take as top_p=0.
+    top_p_zero = engine.sampling_params(request(temperature=1.0, top_p=0.0))
+    assert (top_p_zero.temperature, top_p_zero.top_p) == (0.0, None)
+    assert engine.sampling_params(request()).stop is None
+    await engine.shutdown()
+
+
+async def test_unseeded_requests_get_distinct_seeds(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    seeds = {engine.sampling_params(request(seed=None)).seed for _ in range(5)}
+    assert None not in seeds
+    assert len(seeds) == 5
+    await engine.shutdown()
+
+
+async def test_bad_max_tokens_is_refused(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    with pytest.raises(EngineError, match=r"^max_tokens: "):
+        await collect(engine, request(max_tokens=0))
+    await engine.shutdown()
+
+
+async def test_stop_string_is_never_partly_streamed(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request(stop=("brown fox",)))
+    assert "".join(c.text for c in chunks) == "the quick "
+    assert not any("brown" in c.text for c in chunks)
+    assert chunks[-1].finish_reason == "stop"
+    await engine.shutdown()
+
+
+def test_held_back_keeps_only_possible_stop_starts() -> None:
+    assert held_back("the quick bro", ("brown fox",)) == 3
+    assert held_back("the quick brown", ("brown fox",)) == 5
+    assert held_back("the quick brown f", ("brown fox", "x")) == 7
+    assert held_back("the quick", ("brown fox",)) == 0
+    assert held_back("aa", ("aab",)) == 2
+    assert held_back("anything", ()) == 0
+
+
+@pytest.mark.parametrize(
+    ("upstream", "ours"),
+    [
+        ("stop", "stop"),
+        ("length", "length"),
+        ("cancelled", "abort"),
+        ("timeout", "abort"),
+        (None, "stop"),
+        ("not_finished", "stop"),
+    ],
+)
+def test_finish_reasons_map_to_the_protocol(upstream: str | None, ours: str) -> None:
+    assert finish_reason(upstream) == ours
+
+
+# --- cancellation -----------------------------------------------------------------------
+
+
+async def test_cancelling_the_consumer_aborts_the_request(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.step_seconds = 0.02
+    fake.llmapi.BEHAVIOUR.reply = " ".join([REPLY] * 20)
+    engine = engine_for(model_dir)
+    await engine.load()
+    received: list[GenerationChunk] = []
+
+    async def consume() -> None:
+        async for chunk in engine.stream(request(max_tokens=1000)):
+            received.append(chunk)
+
+    task = asyncio.create_task(consume())
+    await wait_until(lambda: len(received) >= 2)
+    executor = engine._llm.executor
+    assert len(executor.running) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(executor.abort_calls) == 1
+    await wait_until(lambda: not executor.running)  # the engine freed the sequence
+    assert len(received) < 20
+    await engine.shutdown()
+
+
+async def test_closing_the_stream_early_aborts_the_request(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.step_seconds = 0.01
+    engine = engine_for(model_dir)
+    await engine.load()
+    stream = engine.stream(request())
+    first = await anext(stream)
+    assert first.text
+    await stream.aclose()
+    executor = engine._llm.executor
+    assert len(executor.abort_calls) == 1
+    await wait_until(lambda: not executor.running)
+    await engine.shutdown()
+
+
+async def test_engine_failure_mid_stream_is_an_engine_error(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.fail_after_steps = 2
+    engine = engine_for(model_dir)
+    await engine.load()
+    with pytest.raises(EngineError, match=r"^the engine failed while generating$"):
+        await collect(engine, request())
+    await engine.shutdown()
+
+
+# --- prompt length ----------------------------------------------------------------------
+
+
+async def test_long_prompt_is_refused_before_submission(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir, max_num_tokens=8)
+    await engine.load()
+    with pytest.raises(PromptTooLongError) as caught:
+        await collect(engine, request(prompt=" ".join(["hi"] * 20)))
+    assert (caught.value.prompt_tokens, caught.value.limit) == (21, 8)  # 20 words + BOS
+    assert engine._llm.generate_calls == []
+    await engine.shutdown()
+
+
+async def test_upstream_prompt_check_also_maps_to_prompt_too_long(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir, max_num_tokens=8)
+    await engine.load()
+    engine._prompt_limit = None  # as if the limit were unknown: upstream must catch it
+    with pytest.raises(PromptTooLongError) as caught:
+        await collect(engine, request(prompt=" ".join(["hi"] * 20)))
+    assert caught.value.prompt_tokens == 21
+    assert len(engine._llm.generate_calls) == 1
+    await engine.shutdown()
+
+
+# --- chat template ----------------------------------------------------------------------
+
+
+async def test_chat_prompt_keeps_a_single_bos(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    prompt = engine.apply_chat_template([ChatMessage("user", "hi there")])
+    assert prompt == "<s> user : hi there assistant :"
+    bos = engine._llm.tokenizer.tokenizer.bos_token_id
+    chat_ids = engine.encode_prompt(prompt)
+    assert chat_ids[0] == bos
+    assert chat_ids.count(bos) == 1
+    plain_ids = engine.encode_prompt("hi there")
+    assert plain_ids[0] == bos  # completion prompts get BOS from the tokenizer
+    await engine.shutdown()
+
+
+async def test_model_without_chat_template_is_an_engine_error(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    engine._llm.tokenizer.tokenizer.chat_template = None
+    with pytest.raises(EngineError, match="chat template"):
+        engine.apply_chat_template([ChatMessage("user", "hi")])
+    await engine.shutdown()
+
+
+# --- lifecycle --------------------------------------------------------------------------
+
+
+async def test_shutdown_calls_upstream_once(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    llm = engine._llm
+    await engine.shutdown()
+    await engine.shutdown()
+    assert llm.shutdown_calls == 1
+    with pytest.raises(EngineError, match="not loaded"):
+        await collect(engine, request())
+
+
+async def test_requests_after_upstream_shutdown_are_refused(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    engine._llm.shutdown()  # e.g. upstream's own atexit or error handler shut it down
+    with pytest.raises(EngineError, match="not accepting requests"):
+        await collect(engine, request())
+
+
+async def test_engine_is_unusable_before_load(model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    with pytest.raises(EngineError, match="not loaded"):
+        engine.apply_chat_template([ChatMessage("user", "hi")])
+    with pytest.raises(EngineError, match="not loaded"):
+        await collect(engine, request())
