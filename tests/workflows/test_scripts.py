@@ -1,0 +1,144 @@
+"""The README's commands: scripts lint clean, .ci/run maps exit statuses, set-up is
+idempotent, and the demo serves the API it advertises."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.tools import REPO_ROOT, shellcheck_bin
+
+SHELL_SCRIPTS = [*sorted((REPO_ROOT / "scripts").glob("*.sh")), REPO_ROOT / ".ci" / "run"]
+DEMO_START_TIMEOUT_SECONDS = 120.0
+
+
+def test_shell_scripts_pass_shellcheck() -> None:
+    result = subprocess.run(
+        [shellcheck_bin(), *map(str, SHELL_SCRIPTS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("test_status", "ci_status", "message"),
+    [(0, 0, None), (1, 1, "failed with exit status 1"), (5, 1, "collected no tests")],
+)
+def test_ci_run_propagates_failures_and_rejects_an_empty_suite(
+    tmp_path: Path, test_status: int, ci_status: int, message: str | None
+) -> None:
+    # .ci/run is run from a copy whose scripts/test.sh only exits with a chosen status.
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO_ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    (tmp_path / "scripts" / "test.sh").write_text(f"exit {test_status}\n")
+    result = subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == ci_status
+    if message:
+        assert message in result.stderr
+
+
+def test_setup_is_a_no_op_once_done() -> None:
+    # scripts/test.sh ran it before pytest; a second run must not reinstall anything.
+    started = time.monotonic()
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "setup.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert "installing" not in result.stderr, result.stderr
+    assert result.stderr.count("up to date") == 2, result.stderr
+    assert time.monotonic() - started < 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Demo:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            ["bash", str(REPO_ROOT / "scripts" / "demo.sh")],
+            env={**os.environ, "PORT": str(port)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the server goes with it
+        )
+    try:
+        yield Demo(port, process, log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def get_json(url: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_demo_renders_dev_manifests_and_serves_the_printed_examples(
+    demo: tuple[int, subprocess.Popen[str]],
+) -> None:
+    port, process = demo
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + DEMO_START_TIMEOUT_SECONDS
+    while True:
+        assert process.poll() is None, (
+            f"demo.sh exited: {process.stdout.read() if process.stdout else ''}"
+        )
+        try:
+            get_json(f"{base}/health/ready")
+            break
+        except OSError:
+            assert time.monotonic() < deadline, f"never ready:\n{demo.output()}"
+            time.sleep(0.25)
+    manifests = REPO_ROOT / "build" / "manifests" / "dev"
+    assert any(manifests.rglob("*.yaml")), f"no manifests under {manifests}"
+    models = get_json(f"{base}/v1/models")
+    model = models["data"][0]["id"]  # type: ignore[index]
+    reply = get_json(
+        f"{base}/v1/chat/completions",
+        {"model": model, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8},
+    )
+    assert reply["choices"][0]["message"]["content"]  # type: ignore[index]
+    # The banner's examples must point at the port the server really uses.
+    assert f"curl -s {base}/v1/models" in demo.output()

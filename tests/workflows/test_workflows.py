@@ -1,0 +1,120 @@
+"""The GitHub workflows lint clean and keep to the repository's deployment rules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.tools import REPO_ROOT, actionlint_bin, shellcheck_bin
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+# A release tag (v4, v4.2.1) or a full commit SHA; never a branch such as main.
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+
+
+@cache
+def workflow(name: str) -> dict[str, Any]:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def triggers(doc: dict[str, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the key `on` as the boolean True.
+    return doc.get("on") or doc[True]
+
+
+def stacks() -> list[str]:
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for p in REPO_ROOT.glob("Pulumi.*.yaml")
+    )
+
+
+def test_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOW_FILES} >= {"ci.yml", "preview.yml", "deploy.yml"}
+
+
+def test_actionlint_reports_nothing() -> None:
+    # With shellcheck wired in, actionlint also checks every `run:` script.
+    result = subprocess.run(
+        [
+            actionlint_bin(),
+            "-no-color",
+            "-oneline",
+            "-shellcheck",
+            shellcheck_bin(),
+            "-pyflakes",
+            "",
+        ]
+        + [str(p) for p in WORKFLOW_FILES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    report = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and report == "", f"actionlint:\n{report}"
+
+
+def test_preview_matrix_lists_every_stack() -> None:
+    assert stacks(), "no Pulumi.<stack>.yaml found at the repository root"
+    matrix = workflow("preview.yml")["jobs"]["pulumi-preview"]["strategy"]["matrix"]["stack"]
+    assert sorted(matrix) == stacks(), "add the new stack to preview.yml's matrix"
+
+
+def test_preview_comments_diffs_on_pull_requests() -> None:
+    doc = workflow("preview.yml")
+    assert set(triggers(doc)) == {"pull_request"}, "pull_request_target would leak secrets"
+    assert doc["permissions"] == {"contents": "read", "pull-requests": "write"}
+    pulumi = next(
+        s for s in doc["jobs"]["pulumi-preview"]["steps"] if s.get("uses", "").startswith("pulumi/")
+    )
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["diff"] is True and pulumi["with"]["comment-on-pr"] is True
+    assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+    rendered = doc["jobs"]["rendered-manifests"]["steps"]
+    assert any("scripts/render_diff.py" in s.get("run", "") for s in rendered)
+    assert any(s.get("uses", "").startswith("actions/github-script@") for s in rendered)
+
+
+def test_deploy_runs_up_on_prod_behind_the_production_environment() -> None:
+    doc = workflow("deploy.yml")
+    assert triggers(doc)["push"]["branches"] == ["main"]
+    assert doc["permissions"] == {"contents": "read"}
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    job = doc["jobs"]["up"]
+    assert job["environment"] == "production" and job["needs"] == "test"
+    pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/"))
+    assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == "prod"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    steps = workflow("ci.yml")["jobs"]["test"]["steps"]
+    assert any(s.get("run") == "bash .ci/run" for s in steps)
+    assert workflow("ci.yml")["permissions"] == {"contents": "read"}
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_release(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED_ACTION.match(step["uses"]), f"{path.name}: {step['uses']}"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_secrets_reach_steps_only_through_env(path: Path) -> None:
+    # ${{ secrets.X }} pasted into a `run:` script lands in the script text (and in
+    # logs if echoed); env: keeps it masked and out of the command line.
+    doc = yaml.safe_load(path.read_text())
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            assert "secrets." not in step.get("run", ""), f"{path.name}: {step.get('name')}"
