@@ -1,0 +1,61 @@
+"""The app factory: wires settings, engine, routers and middleware; nothing else.
+
+The engine is constructed here but loaded by a lifespan task, after uvicorn is
+listening, so liveness answers at once and readiness turns 200 when the model is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import ops
+from service.engines import create_engine
+from service.engines.base import Engine
+from service.errors import install_error_handlers
+from service.openai_api.router import router as openai_router
+from service.openai_api.serving import OpenAIServing
+from service.request_scope import RequestScopeMiddleware
+from service.runtime import Runtime
+from service.seed_api.router import router as seed_router
+from service.seed_api.serving import GenerateServing
+from service.settings import Settings
+
+logger = logging.getLogger("service.app")
+
+API_TITLE = "TensorRT-LLM inference server"
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """Build the ASGI app; `engine` lets tests bring their own instead of settings.engine's."""
+    runtime = Runtime.create(settings, engine if engine is not None else create_engine(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(runtime.load_engine(), name="load-engine")
+        try:
+            yield
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            try:
+                await runtime.engine.shutdown()
+            except Exception:
+                logger.exception("engine shutdown failed")
+            logger.info("engine shut down")
+
+    app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.openai_serving = OpenAIServing(runtime)
+    app.state.generate_serving = GenerateServing(runtime)
+    install_error_handlers(app)
+    app.add_middleware(RequestScopeMiddleware, metrics=runtime.metrics)
+    app.include_router(ops.router)
+    app.include_router(openai_router)
+    app.include_router(seed_router)
+    return app

@@ -1,0 +1,136 @@
+"""One error shape for every failure, OpenAI's: {"error": {"message", "type", "param", "code"}}.
+
+`APIError` is what serving code raises; the handlers below turn it, request
+validation errors and Starlette's own HTTP errors into that shape. Messages never
+carry exception text from inside the server: only what the code chose to say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Status code -> OpenAI error `type`.
+_ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    499: "client_closed_request",
+    503: "service_unavailable",
+}
+# Not an HTTPStatus member: nginx's "client closed request", logged and counted only.
+STATUS_CLIENT_CLOSED = 499
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = dict(headers or {})
+
+
+def error_body(
+    status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict:
+    detail = ErrorDetail(
+        message=message,
+        type=_ERROR_TYPES.get(status, "server_error"),
+        param=param,
+        code=code,
+    )
+    return ErrorResponse(error=detail).model_dump()
+
+
+def error_response(error: APIError) -> JSONResponse:
+    return JSONResponse(
+        error_body(error.status, error.message, error.code, error.param),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    """("body", "messages", 0, "content") -> "messages[0].content"."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validation_error(exc: RequestValidationError) -> APIError:
+    """Name the first bad field, as OpenAI does; 400 because that is what clients expect."""
+    first = exc.errors()[0]
+    field = _field_path(first.get("loc", ()))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "json_invalid":
+        return APIError(400, f"request body is not valid JSON: {message}", code="invalid_json")
+    if not field:
+        return APIError(400, f"request body: {message}", code="invalid_request")
+    top_level = field.split(".")[0].split("[")[0]
+    return APIError(400, f"{field}: {message}", code="invalid_value", param=top_level)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, APIError)
+        return error_response(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error(exc))
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        try:
+            message = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            message = "error"
+        return error_response(APIError(exc.status_code, message, headers=exc.headers))
+
+    app.add_exception_handler(APIError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+# OpenAPI `responses=` for routes that generate text (the schema documents each error).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid request; the message names the field."},
+    401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
+    404: {"model": ErrorResponse, "description": "Unknown model."},
+    429: {"model": ErrorResponse, "description": "Queue full; retry after Retry-After seconds."},
+    503: {"model": ErrorResponse, "description": "Model loading or server draining."},
+    # Declaring a 4XX range stops FastAPI adding its own 422 schema, which we never send.
+    "4XX": {"model": ErrorResponse, "description": "Other client error."},
+}

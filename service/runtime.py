@@ -1,0 +1,86 @@
+"""What one running server holds: settings, engine, admission, metrics and its phase.
+
+Phases: loading -> ready -> draining (SIGTERM), or loading -> failed. Only `ready`
+serves generation requests; /health/ready reports the phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from service.admission import Admission
+from service.engines.base import Engine, EngineInfo
+from service.metrics import ServerMetrics
+from service.settings import Settings
+
+logger = logging.getLogger("service.runtime")
+
+Phase = Literal["loading", "ready", "draining", "failed"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    metrics: ServerMetrics
+    admission: Admission
+    phase: Phase = "loading"
+    info: EngineInfo | None = None
+    # Set by the process that serves this app: called when the model cannot load, so
+    # the pod restarts (and shows CrashLoopBackOff) instead of staying unready forever.
+    on_fatal: Callable[[], None] | None = None
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+    @classmethod
+    def create(cls, settings: Settings, engine: Engine) -> Runtime:
+        metrics = ServerMetrics()
+        admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests)
+        metrics.track_admission(lambda: admission.running, lambda: admission.waiting)
+        return cls(settings=settings, engine=engine, metrics=metrics, admission=admission)
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.served_model_name or (
+            self.info.model_name if self.info else self.settings.model_name or "unknown"
+        )
+
+    async def load_engine(self) -> None:
+        started = time.monotonic()
+        logger.info("loading engine %s", self.settings.engine)
+        try:
+            info = await self.engine.load()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("engine failed to load")
+            self.phase = "failed"
+            if self.on_fatal:
+                self.on_fatal()
+            return
+        self.info = info
+        if self.phase == "loading":
+            self.phase = "ready"
+        logger.info("engine ready: model %s in %.1f s", self.model_name, time.monotonic() - started)
+
+    def begin_drain(self) -> None:
+        """Flip readiness at once; safe to call from a signal handler."""
+        if self.phase != "failed":
+            self.phase = "draining"
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for admitted requests to finish; False if the timeout cut them off."""
+        try:
+            await asyncio.wait_for(self.admission.wait_idle(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "drain timeout after %.0f s with %d requests in flight",
+                timeout,
+                self.admission.in_flight,
+            )
+            return False
+        return True

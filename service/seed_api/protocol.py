@@ -1,0 +1,33 @@
+"""The seed guide's /generate API, kept so its users need not change anything."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.engines.base import FinishReason
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str
+    max_tokens: int | None = Field(None, ge=1, description="Default: the server's MAX_TOKENS.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Default: TEMPERATURE.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Default: TOP_P.")
+    stream: bool = Field(False, description="Answer with server-sent GenerateStreamEvents.")
+
+
+class GenerateResponse(BaseModel):
+    text: str
+    tokens_used: int = Field(description="Tokens generated (the prompt is not counted).")
+    latency_ms: float
+
+
+class GenerateStreamEvent(BaseModel):
+    """One `data:` event of a streamed /generate; the last has finish_reason and
+    latency_ms, then `data: [DONE]` follows."""
+
+    text: str = Field(description="Text added since the previous event.")
+    tokens_used: int = Field(description="Tokens generated so far.")
+    finish_reason: FinishReason | None = None
+    latency_ms: float | None = None
