@@ -86,8 +86,19 @@ labels:
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.modelCache.home: writable directory HOME points to (the cache mount, or /tmp without one). */}}
-{{- define "tensorrt-llm.modelCache.home" -}}
+{{/* tensorrt-llm.image.pullPolicy: image.pullPolicy, else IfNotPresent for a digest and Always for a (movable) tag. */}}
+{{- define "tensorrt-llm.image.pullPolicy" -}}
+{{- if .Values.image.pullPolicy -}}
+{{- .Values.image.pullPolicy -}}
+{{- else if .Values.image.digest -}}
+IfNotPresent
+{{- else -}}
+Always
+{{- end -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.dir: the writable cache directory (the cache mount, else /tmp under the read-only root). */}}
+{{- define "tensorrt-llm.modelCache.dir" -}}
 {{- if .Values.modelCache.enabled -}}
 {{- .Values.modelCache.mountPath -}}
 {{- else -}}
@@ -182,7 +193,7 @@ seccompProfile:
 {{/* tensorrt-llm.server.envMap: plain env vars of the server (name -> string); unset (null) values are left out so the server default applies. */}}
 {{- define "tensorrt-llm.server.envMap" -}}
 {{- $v := .Values -}}
-{{- $home := include "tensorrt-llm.modelCache.home" . -}}
+{{- $cache := include "tensorrt-llm.modelCache.dir" . -}}
 {{- $ints := dict
   "TENSOR_PARALLEL_SIZE" $v.tensorParallelSize
   "MAX_BATCH_SIZE" $v.server.maxBatchSize
@@ -200,6 +211,7 @@ seccompProfile:
   "TOP_P" $v.requestDefaults.topP
   "SIMULATED_TTFT_MS" $v.simulated.ttftMs
   "SIMULATED_ITL_MS" $v.simulated.itlMs
+  "SIMULATED_LOAD_SECONDS" $v.simulated.loadSeconds
 -}}
 {{- $strings := dict
   "ENGINE" $v.engine
@@ -208,9 +220,13 @@ seccompProfile:
   "TRUST_REMOTE_CODE" (toString $v.model.trustRemoteCode)
   "LOG_LEVEL" $v.server.logLevel
   "LOG_FORMAT" $v.server.logFormat
-  "HOME" $home
-  "HF_HOME" (printf "%s/huggingface" $home)
+  "HF_HOME" (printf "%s/huggingface" $cache)
 -}}
+{{- /* The image keeps its caches (Hugging Face, Triton) under ~/.cache, which the cache
+volume covers; without that volume HOME moves to /tmp, the only writable place left. */ -}}
+{{- if not $v.modelCache.enabled -}}
+{{- $_ := set $strings "HOME" "/tmp" -}}
+{{- end -}}
 {{- $env := dict -}}
 {{- range $name, $value := $ints -}}
 {{- if not (kindIs "invalid" $value) -}}
