@@ -688,3 +688,37 @@ async def test_engine_is_unusable_before_load(model_dir: Path) -> None:
         engine.apply_chat_template([ChatMessage("user", "hi")])
     with pytest.raises(EngineError, match="not loaded"):
         await collect(engine, request())
+
+
+# --- wiring from settings ---------------------------------------------------------------
+
+
+async def test_engine_setting_builds_this_engine_with_its_settings(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    from service.engines import create_engine
+    from service.settings import Settings
+
+    settings = Settings(
+        engine="tensorrt-llm",
+        model_path=str(model_dir),
+        tensor_parallel_size=2,
+        max_batch_size=8,
+        max_num_tokens=256,
+        kv_cache_free_gpu_memory_fraction=0.5,
+        trust_remote_code=True,
+    )
+    engine = create_engine(settings)
+    assert isinstance(engine, TensorRTLLMEngine)
+    info = await engine.load()
+    init = engine._llm.init_kwargs
+    assert init["model"] == str(model_dir)
+    assert init["tensor_parallel_size"] == 2
+    assert init["max_batch_size"] == 8
+    assert init["max_num_tokens"] == 256
+    assert init["kv_cache_config"].free_gpu_memory_fraction == 0.5
+    assert init["trust_remote_code"] is True
+    assert info.max_context_tokens == 256
+    chunks = await collect(engine, request(max_tokens=2))
+    assert "".join(c.text for c in chunks) == "the quick"
+    await engine.shutdown()
