@@ -544,13 +544,28 @@ def _issues_from(error: ValidationError) -> list[ConfigIssue]:
     for item in error.errors():
         loc = tuple(item["loc"])
         got = "nothing" if item["type"] == "missing" else _show(item["input"])
-        issues.append(
-            ConfigIssue(_loc(loc), _expected(item, _known_keys(StackConfig, loc)), got)
-        )
+        issues.append(ConfigIssue(_loc(loc), _expected(item, _known_keys(StackConfig, loc)), got))
     return issues
 
 
 # --- cross-field rules -----------------------------------------------------------------
+
+
+_FIELD_OF_SECRET = {
+    "registryPassword": "registry_password",
+    "hfToken": "hf_token",
+    "apiKeys": "api_keys",
+}
+
+
+def required_secrets(c: StackConfig) -> dict[str, str]:
+    """Secret keys the stack cannot deploy without, and the key that requires each."""
+    required = {}
+    if c.registry.private:
+        required["registryPassword"] = "registry.private"
+    if c.require_api_keys:
+        required["apiKeys"] = "requireApiKeys"
+    return required
 
 
 def _rules(c: StackConfig) -> list[ConfigIssue]:
@@ -592,42 +607,61 @@ def _rules(c: StackConfig) -> list[ConfigIssue]:
 
     image, registry = c.image, c.registry
     if (image.ref is None) == (image.repository is None):
-        bad("image.repository", "set exactly one of image.ref (prebuilt) and image.repository "
-            "(build and push)", {"ref": image.ref, "repository": image.repository})
+        bad(
+            "image.repository",
+            "set exactly one of image.ref (prebuilt) and image.repository (build and push)",
+            {"ref": image.ref, "repository": image.repository},
+        )
     if registry.private:
         if not registry.server:
             bad("registry.server", "required when registry.private", registry.server)
         if not registry.username:
             bad("registry.username", "required when registry.private", registry.username)
         if c.registry_password is None:
-            bad("registryPassword", "required when registry.private "
-                "(pulumi config set --secret registryPassword ...)", None)
+            bad(
+                "registryPassword",
+                "required when registry.private (pulumi config set --secret registryPassword ...)",
+                None,
+            )
     image_name = image.ref or image.repository
     if registry.server and image_name and not image_name.startswith(registry.server + "/"):
         key = "image.ref" if image.ref else "image.repository"
         bad(key, f"must be in registry.server ({registry.server}/...)", image_name)
 
     if c.require_api_keys and c.api_keys is None:
-        bad("apiKeys", "required when requireApiKeys (pulumi config set --secret apiKeys "
-            "key1,key2)", None)
+        bad(
+            "apiKeys",
+            "required when requireApiKeys (pulumi config set --secret apiKeys key1,key2)",
+            None,
+        )
 
     issues += _capacity_rules(c)
 
     if c.prometheus_adapter.enabled and not c.monitoring.enabled:
-        bad("monitoring.enabled", "must be true when prometheusAdapter.enabled: the adapter "
-            "reads what Prometheus scrapes", c.monitoring.enabled)
+        bad(
+            "monitoring.enabled",
+            "must be true when prometheusAdapter.enabled: the adapter "
+            "reads what Prometheus scrapes",
+            c.monitoring.enabled,
+        )
     if c.prometheus_adapter.enabled and not scaling.enabled:
         bad("prometheusAdapter.enabled", "only useful with autoscaling.enabled", True)
     policy = c.network_policy
     if policy.enabled and c.monitoring.enabled and not policy.monitoring_namespaces:
-        bad("networkPolicy.monitoringNamespaces", "must list Prometheus's namespace when "
-            "monitoring.enabled, or scrapes are dropped", [])
+        bad(
+            "networkPolicy.monitoringNamespaces",
+            "must list Prometheus's namespace when monitoring.enabled, or scrapes are dropped",
+            [],
+        )
     if c.ingress.enabled:
         if not c.ingress.host:
             bad("ingress.host", "required when ingress.enabled", c.ingress.host)
         if policy.enabled and not policy.ingress_namespaces:
-            bad("networkPolicy.ingressNamespaces", "must list the ingress controller's "
-                "namespace when ingress.enabled", [])
+            bad(
+                "networkPolicy.ingressNamespaces",
+                "must list the ingress controller's namespace when ingress.enabled",
+                [],
+            )
     return issues
 
 
@@ -692,9 +726,7 @@ def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
 # --- loading ---------------------------------------------------------------------------
 
 
-def parse(
-    raw: Mapping[str, Any], project: str, issues: Iterable[ConfigIssue] = ()
-) -> StackConfig:
+def parse(raw: Mapping[str, Any], project: str, issues: Iterable[ConfigIssue] = ()) -> StackConfig:
     """Validate raw values (keys without the project prefix) into a StackConfig.
 
     Raises ConfigError listing every bad key, with `issues` found while reading. The
@@ -742,12 +774,58 @@ def raw_from_pulumi(project: str) -> tuple[dict[str, Any], list[ConfigIssue]]:
                 continue  # Pulumi.yaml declares "" as the default: unset
             if not runtime_config.is_config_secret(full_key):
                 issues.append(
-                    ConfigIssue(key, f"must be a secret (pulumi config set --secret {key})",
-                                "a plain value")
+                    ConfigIssue(
+                        key, f"must be a secret (pulumi config set --secret {key})", "a plain value"
+                    )
                 )
             raw[key] = SecretValue(pulumi.Output.secret(str(value)))
         else:
             raw[key] = _decode(value)
+    return raw, issues
+
+
+SECRET_PLACEHOLDER = "<secret>"
+
+
+def raw_from_stack_file(
+    section: Mapping[str, Any], project: str
+) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    """The project's keys from a stack file's `config:` mapping, read offline.
+
+    Encrypted values cannot be decrypted here: secret keys become placeholders, and
+    secret keys the stack requires but the file lacks are assumed set (an operator sets
+    them with `pulumi config set --secret`; the program itself refuses to deploy
+    without them). Optional secrets count as set only when the file has them.
+    """
+    raw: dict[str, Any] = {}
+    issues: list[ConfigIssue] = []
+    for full_key, value in section.items():
+        namespace, _, key = str(full_key).rpartition(":")
+        if namespace not in ("", project):
+            continue
+        encrypted = isinstance(value, Mapping) and set(value) == {"secure"}
+        if key in SECRET_KEYS:
+            if not encrypted:
+                issues.append(
+                    ConfigIssue(
+                        key, f"must be a secret (pulumi config set --secret {key})", "a plain value"
+                    )
+                )
+            raw[key] = SecretValue(SECRET_PLACEHOLDER)
+        elif encrypted:
+            issues.append(
+                ConfigIssue(
+                    key, "must not be a secret (it is not secret data)", "an encrypted value"
+                )
+            )
+        else:
+            raw[key] = value
+    try:
+        required = required_secrets(StackConfig.model_validate(raw))
+    except ValidationError:
+        required = {}  # parse() reports the field errors
+    for key in required:
+        raw.setdefault(key, SecretValue(SECRET_PLACEHOLDER))
     return raw, issues
 
 

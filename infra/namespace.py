@@ -1,0 +1,189 @@
+"""The server's namespace and its guard rails: Pod Security, quota, defaults, network.
+
+- Pod Security `restricted` is enforced: a pod the chart renders wrongly is rejected at
+  admission instead of running with more privilege than it needs.
+- The ResourceQuota caps GPUs, CPU, memory, pods and PVC storage; config rules already
+  checked that it holds the stack's largest rollout.
+- The LimitRange gives containers without requests some, so the quota (which needs
+  requests) still admits them. It sets no CPU limit default: CFS throttling of the
+  server's scheduler thread shows up as token latency.
+- NetworkPolicies deny everything, then allow: ingress to the server port from the
+  ingress-controller and monitoring namespaces, DNS to the cluster DNS namespace, and
+  HTTPS to the model hub CIDRs. Nothing else.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.chart import SERVER_PORT_NAME, selector_labels
+from infra.config import StackConfig
+
+# enforce is pinned to the oldest Kubernetes the chart supports, so a cluster upgrade
+# never starts rejecting pods; audit and warn follow the newest rules, so what a future
+# pin would reject shows up in events and kubectl warnings first.
+POD_SECURITY_ENFORCE_VERSION = "v1.29"
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def pod_security_labels(level: str, enforce_version: str) -> dict[str, str]:
+    """Pod Security Admission labels: enforce at a pinned version, audit and warn latest."""
+    prefix = "pod-security.kubernetes.io"
+    return {
+        f"{prefix}/enforce": level,
+        f"{prefix}/enforce-version": enforce_version,
+        f"{prefix}/audit": level,
+        f"{prefix}/audit-version": "latest",
+        f"{prefix}/warn": level,
+        f"{prefix}/warn-version": "latest",
+    }
+
+
+def quota_hard(config: StackConfig) -> dict[str, str]:
+    q = config.quota
+    return {
+        "requests.cpu": q.cpu,
+        "requests.memory": q.memory,
+        "requests.storage": q.storage,
+        "pods": str(q.pods),
+        # Extended resources can only be limited through requests.<name>.
+        f"requests.{config.gpu.resource_name}": str(q.gpus),
+    }
+
+
+def _namespaces_selector(names: list[str]) -> k8s.meta.v1.LabelSelectorArgs:
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(
+                key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(names)
+            )
+        ]
+    )
+
+
+def network_policy_specs(config: StackConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+    """The namespace's NetworkPolicies by name; pods match the chart's selector labels."""
+    policy = config.network_policy
+    server_pods = k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(config.release_name))
+    all_pods = k8s.meta.v1.LabelSelectorArgs()
+    server_port = [k8s.networking.v1.NetworkPolicyPortArgs(port=SERVER_PORT_NAME, protocol="TCP")]
+    specs = {
+        "default-deny": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=all_pods, policy_types=["Ingress", "Egress"]
+        ),
+        "allow-dns-egress": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=all_pods,
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=_namespaces_selector([policy.dns_namespace])
+                        )
+                    ],
+                    ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                    ],
+                )
+            ],
+        ),
+        "allow-model-hub-egress": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=server_pods,
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
+                        )
+                        for cidr in policy.model_hub_cidrs
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                )
+            ],
+        ),
+    }
+    sources = {
+        "allow-ingress-controllers": policy.ingress_namespaces,
+        "allow-monitoring": policy.monitoring_namespaces if config.monitoring.enabled else [],
+    }
+    for policy_name, namespaces in sources.items():
+        if not namespaces:
+            continue
+        specs[policy_name] = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=server_pods,
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=_namespaces_selector(namespaces)
+                        )
+                    ],
+                    ports=server_port,
+                )
+            ],
+        )
+    return specs
+
+
+class ServerNamespace(pulumi.ComponentResource):
+    """The namespace the server runs in, with its admission and network guard rails."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tensorrt-llm:index:ServerNamespace", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=config.namespace,
+                labels=pod_security_labels("restricted", POD_SECURITY_ENFORCE_VERSION),
+            ),
+            opts=child,
+        )
+        self.name = namespace.metadata.apply(lambda meta: meta.name)
+
+        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.name)
+
+        if config.quota.enabled:
+            k8s.core.v1.ResourceQuota(
+                f"{name}-quota",
+                metadata=metadata("server-quota"),
+                spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(config)),
+                opts=child,
+            )
+        limits = config.limit_range
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=metadata("container-defaults"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default_request={
+                            "cpu": limits.default_cpu_request,
+                            "memory": limits.default_memory_request,
+                        },
+                        default={"memory": limits.default_memory_limit},
+                    )
+                ]
+            ),
+            opts=child,
+        )
+        if config.network_policy.enabled:
+            for policy_name, spec in network_policy_specs(config).items():
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-{policy_name}",
+                    metadata=metadata(policy_name),
+                    spec=spec,
+                    opts=child,
+                )
+        self.register_outputs({"name": self.name})

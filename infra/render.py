@@ -1,0 +1,129 @@
+"""`python -m infra.render --stack S [--out DIR]`: the manifests Helm would apply for S.
+
+A `helm.v3.Release` preview shows only a values diff, so pull requests review this
+instead: the stack file goes through the same `infra.config` validation and the same
+`chart_values()` as `pulumi up`, and the real Helm engine (helm-python-sdk) renders
+the chart offline. Secrets appear as placeholder Secret names (never values); a stack
+that builds its image gets a placeholder digest in place of the one the push returns.
+
+Exit status: 0 rendered, 1 Helm rejected the values or a template failed, 2 the stack
+file is missing, unreadable or invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+from helm_python import _native
+
+from infra.chart import CHART_DIR
+from infra.config import ConfigError, StackConfig, parse, raw_from_stack_file
+from infra.release import chart_values
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
+USAGE_ERROR = 2
+RENDER_ERROR = 1
+
+
+class StackFileError(Exception):
+    """The stack file cannot be read; the message is one line."""
+
+
+def project_name(root: Path = REPO_ROOT) -> str:
+    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+
+
+def load_stack(stack: str, root: Path = REPO_ROOT) -> StackConfig:
+    """Validated config of Pulumi.<stack>.yaml; StackFileError or ConfigError if bad."""
+    path = root / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise StackFileError(f"no stack file {path.name} in {root}") from None
+    except (OSError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0]
+        raise StackFileError(f"cannot read {path.name}: {reason}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping")
+    project = project_name(root)
+    raw, issues = raw_from_stack_file(document.get("config") or {}, project)
+    return parse(raw, project, issues)
+
+
+def image_ref_for_render(config: StackConfig) -> str:
+    return config.image.ref or f"{config.image.repository}@{PLACEHOLDER_DIGEST}"
+
+
+def render_stack(config: StackConfig) -> dict[str, str]:
+    """{template path: manifest} as Helm would install it into the stack's namespace."""
+    values = chart_values(config, image_ref_for_render(config))
+    options: dict[str, Any] = {"name": config.release_name, "namespace": config.namespace}
+    if config.monitoring.enabled:
+        # A stack that asks for monitoring runs where the Prometheus operator is; Helm
+        # sees its API there, so render as that cluster would.
+        options["api_versions"] = [SERVICE_MONITOR_API]
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        # Chart.render() has no api_versions option; the native call it wraps does.
+        files: dict[str, str] = json.loads(
+            _native.call_string(
+                "helm_render", chart._raw(), json.dumps(values), json.dumps(options)
+            )
+        )
+    return {
+        path: text
+        for path, text in sorted(files.items())
+        if text.strip() and not path.endswith("NOTES.txt")
+    }
+
+
+def write_tree(manifests: dict[str, str], out: Path) -> None:
+    for template, text in manifests.items():
+        target = out / template
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text.rstrip() + "\n")
+
+
+def as_stream(manifests: dict[str, str]) -> str:
+    return "".join(f"---\n# Source: {path}\n{text.strip()}\n" for path, text in manifests.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.render", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="write one file per template under DIR")
+    args = parser.parse_args(argv)
+    try:
+        config = load_stack(args.stack)
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        manifests = render_stack(config)
+    except helm_python.HelmError as error:
+        reason = " ".join(str(error).split())
+        print(f"error: helm rejected stack {args.stack}: {reason}", file=sys.stderr)
+        return RENDER_ERROR
+    if args.out:
+        write_tree(manifests, args.out)
+    else:
+        sys.stdout.write(as_stream(manifests))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The Secrets the server reads: HF token, API keys and the image pull secret.
+
+Values come from `pulumi config set --secret` keys and stay secret Outputs all the way
+into the Secret objects, so state, previews and diffs show `[secret]`. The chart only
+ever gets the Secret *names* (chart_values), never a value.
+
+(The module is not called `secrets.py`: Pulumi runs infra/ with that directory first
+on sys.path, where such a file would shadow the standard library's `secrets`, which
+pydantic imports.)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config import StackConfig
+
+# Keys inside the Secrets: the server's environment variable names (service/settings.py
+# reads API_KEYS; huggingface_hub reads HF_TOKEN), which the chart maps one to one.
+HF_TOKEN_KEY = "HF_TOKEN"
+API_KEYS_KEY = "API_KEYS"
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """Names of the Secrets the stack creates; None where the stack needs none."""
+
+    hf_token: str | None
+    api_keys: str | None
+    image_pull: str | None
+
+
+def secret_names(config: StackConfig) -> SecretNames:
+    release = config.release_name
+    return SecretNames(
+        hf_token=f"{release}-hf-token" if config.hf_token is not None else None,
+        api_keys=f"{release}-api-keys" if config.api_keys is not None else None,
+        image_pull=f"{release}-registry" if config.registry.private else None,
+    )
+
+
+def dockerconfigjson(server: str, username: str, password: str) -> str:
+    """The .dockerconfigjson document kubelet reads for a private registry."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps(
+        {"auths": {server: {"username": username, "password": password, "auth": auth}}}
+    )
+
+
+class ServerSecrets(pulumi.ComponentResource):
+    """Creates the stack's Secrets in the server namespace."""
+
+    names: SecretNames
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        namespace: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("tensorrt-llm:index:ServerSecrets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.names = secret_names(config)
+        created: dict[str, pulumi.Output[str]] = {}
+
+        def secret(
+            suffix: str, object_name: str, data: dict[str, pulumi.Input[str]], kind: str
+        ) -> None:
+            resource = k8s.core.v1.Secret(
+                f"{name}-{suffix}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace),
+                type=kind,
+                string_data={key: pulumi.Output.secret(value) for key, value in data.items()},
+                opts=child,
+            )
+            created[suffix] = resource.metadata.apply(lambda meta: meta.name)
+
+        if self.names.hf_token and config.hf_token is not None:
+            secret("hf-token", self.names.hf_token, {HF_TOKEN_KEY: config.hf_token.value}, "Opaque")
+        if self.names.api_keys and config.api_keys is not None:
+            secret("api-keys", self.names.api_keys, {API_KEYS_KEY: config.api_keys.value}, "Opaque")
+        registry = config.registry
+        if self.names.image_pull and config.registry_password is not None:
+            document = pulumi.Output.from_input(config.registry_password.value).apply(
+                lambda password: dockerconfigjson(
+                    registry.server or "", registry.username or "", password
+                )
+            )
+            secret(
+                "image-pull",
+                self.names.image_pull,
+                {".dockerconfigjson": document},
+                "kubernetes.io/dockerconfigjson",
+            )
+        self.register_outputs(dict(created))
