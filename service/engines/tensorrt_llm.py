@@ -117,9 +117,12 @@ class TensorRTLLMEngine(Engine):
             self._tensor_parallel_size,
             self._prompt_limit,
         )
+        # The server checks max_tokens against max_context_tokens, so it gets the
+        # context window (prompt + output) when upstream resolved one; prompts are held
+        # to the smaller _prompt_limit in stream().
         return EngineInfo(
             model_name=self._model,
-            max_context_tokens=self._prompt_limit,
+            max_context_tokens=getattr(llm.args, "max_seq_len", None) or self._prompt_limit,
             supports_seed=True,
             extra={"tensorrt_llm_version": version},
         )

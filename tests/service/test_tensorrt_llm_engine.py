@@ -432,6 +432,19 @@ async def test_prompt_limit_defaults_to_upstream_max_num_tokens(
     await engine.shutdown()
 
 
+async def test_context_window_and_prompt_limit_come_from_llm_args(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.max_seq_len = 2048
+    engine = engine_for(model_dir, max_num_tokens=512)
+    info = await engine.load()
+    assert info.max_context_tokens == 2048  # what max_tokens is checked against
+    with pytest.raises(PromptTooLongError) as caught:
+        await collect(engine, request(prompt=" ".join(["hi"] * 600)))
+    assert caught.value.limit == 512  # prompts are held to max_num_tokens
+    await engine.shutdown()
+
+
 async def test_load_without_the_package_says_which_image(
     monkeypatch: pytest.MonkeyPatch, model_dir: Path
 ) -> None:

@@ -124,6 +124,8 @@ class Behaviour:
     step_seconds: float = 0.0
     # GPUs the fake machine has; LLM refuses a larger tensor_parallel_size like upstream.
     gpu_count: int = 8
+    # The context window upstream derives from the checkpoint when max_seq_len is unset.
+    max_seq_len: int | None = None
     # Raise this from the result stream after this many steps (None: never).
     fail_after_steps: int | None = None
 
@@ -331,7 +333,7 @@ class LLM:
             kv_cache_config=kv_cache_config,
             max_batch_size=kwargs.get("max_batch_size") or 2048,
             max_num_tokens=kwargs.get("max_num_tokens") or 8192,
-            max_seq_len=kwargs.get("max_seq_len"),
+            max_seq_len=kwargs.get("max_seq_len") or BEHAVIOUR.max_seq_len,
             enable_chunked_prefill=kwargs.get("enable_chunked_prefill", False),
         )
         self.init_kwargs = {
