@@ -162,13 +162,12 @@ class TensorRTLLMEngine(Engine):
         return getattr(tokenizer, "tokenizer", tokenizer)
 
     def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
+        tokenizer = self._hf_tokenizer()
         conversation = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            rendered = self._hf_tokenizer().apply_chat_template(
+            rendered = tokenizer.apply_chat_template(
                 conversation, tokenize=False, add_generation_prompt=True
             )
-        except EngineError:
-            raise
         except Exception as exc:
             # transformers raises ValueError when the model has no chat template and the
             # template itself raises jinja2 errors for conversations it refuses.
