@@ -67,10 +67,11 @@ def render(
     *,
     api_versions: Sequence[str] = (),
     kube_version: str | None = None,
+    release: str = RELEASE,
     chart_dir: Path = CHART_DIR,
 ) -> Rendered:
     """Render like `helm template llm CHART -n inference`; raises helm_python errors."""
-    options: dict[str, Any] = {"name": RELEASE, "namespace": NAMESPACE}
+    options: dict[str, Any] = {"name": release, "namespace": NAMESPACE}
     if api_versions:
         options["api_versions"] = list(api_versions)
     if kube_version:
