@@ -115,16 +115,11 @@ def get_json(url: str, body: dict[str, object] | None = None) -> dict[str, objec
         return json.load(response)
 
 
-def test_demo_renders_dev_manifests_and_serves_the_printed_examples(
-    demo: tuple[int, subprocess.Popen[str]],
-) -> None:
-    port, process = demo
-    base = f"http://127.0.0.1:{port}"
+def test_demo_renders_dev_manifests_and_serves_the_printed_examples(demo: Demo) -> None:
+    base = f"http://127.0.0.1:{demo.port}"
     deadline = time.monotonic() + DEMO_START_TIMEOUT_SECONDS
     while True:
-        assert process.poll() is None, (
-            f"demo.sh exited: {process.stdout.read() if process.stdout else ''}"
-        )
+        assert demo.process.poll() is None, f"demo.sh exited:\n{demo.output()}"
         try:
             get_json(f"{base}/health/ready")
             break
