@@ -70,9 +70,11 @@ class EventStreamResponse(Response):
         on_close: Callable[[], Awaitable[None]],
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(
-            content=None,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
+        # No Response.__init__: it would set a Content-Length for an empty body.
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
         )
         self._events = events
         # Called even if the stream never started (client gone before the headers),

@@ -1,0 +1,253 @@
+"""A real uvicorn on 127.0.0.1: the official openai client, back-pressure, client
+disconnects, concurrency and engine failures, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import httpx
+import openai
+import pytest
+
+from service.engines.base import EngineError, GenerationChunk, GenerationRequest
+from service.engines.simulated import SimulatedEngine, count_tokens
+from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+
+
+def openai_client(live: ThreadServer, api_key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{live.base_url}/v1", api_key=api_key, max_retries=0)
+
+
+def metric(live: ThreadServer, line_start: str) -> float:
+    for line in httpx.get(f"{live.base_url}/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{line_start} not in /metrics")
+
+
+# --- the official openai package, unchanged
+
+
+def test_openai_client_completion(live: ThreadServer) -> None:
+    completion = openai_client(live).completions.create(
+        model="simulated", prompt="hello there", max_tokens=6
+    )
+    assert count_tokens(completion.choices[0].text) == 6
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None and completion.usage.completion_tokens == 6
+
+
+def test_openai_client_streamed_completion(live: ThreadServer) -> None:
+    stream = openai_client(live).completions.create(
+        model="simulated",
+        prompt="hello there",
+        max_tokens=5,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].text for c in chunks if c.choices)
+    assert count_tokens(text) == 5
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 7
+
+
+def test_openai_client_chat(live: ThreadServer) -> None:
+    chat = openai_client(live).chat.completions.create(
+        model="simulated",
+        messages=[{"role": "user", "content": "hi"}],
+        max_tokens=4,
+        temperature=0.5,
+        top_p=0.9,
+        seed=3,
+        stop=["never-generated"],
+    )
+    assert chat.choices[0].message.role == "assistant"
+    assert count_tokens(chat.choices[0].message.content or "") == 4
+
+
+def test_openai_client_streamed_chat(live: ThreadServer) -> None:
+    stream = openai_client(live).chat.completions.create(
+        model="simulated", messages=[{"role": "user", "content": "hi"}], max_tokens=4, stream=True
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert count_tokens(content) == 4
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_openai_client_lists_models(live: ThreadServer) -> None:
+    assert [m.id for m in openai_client(live).models.list()] == ["simulated"]
+
+
+def test_openai_client_sees_400_as_bad_request(live: ThreadServer) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        openai_client(live).completions.create(model="simulated", prompt="x", max_tokens=0)
+    assert "max_tokens" in str(raised.value)
+
+
+# --- back-pressure
+
+
+def test_full_queue_answers_429_with_retry_after() -> None:
+    settings = fast_settings(
+        max_concurrent_requests=1, max_queued_requests=1, simulated_ttft_ms=600
+    )
+    with thread_server(settings) as live, ThreadPoolExecutor(2) as pool:
+        url = f"{live.base_url}/v1/completions"
+        body = {"prompt": "x", "max_tokens": 1}
+        admitted = [pool.submit(httpx.post, url, json=body, timeout=10) for _ in range(2)]
+        admission = live.runtime.admission
+        assert wait_until(lambda: admission.running == 1 and admission.waiting == 1)
+        assert metric(live, "trtllm_requests_running") == 1
+        assert metric(live, "trtllm_requests_waiting") == 1
+        refused = httpx.post(url, json=body, timeout=10)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["code"] == "queue_full"
+        assert [f.result().status_code for f in admitted] == [200, 200]
+        assert metric(live, 'trtllm_requests_rejected_total{reason="queue_full"}') == 1
+        assert metric(live, "trtllm_requests_running") == 0
+        assert metric(live, "trtllm_requests_waiting") == 0
+
+
+# --- client disconnects
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_disconnect_aborts_the_engine_request(stream: bool) -> None:
+    with thread_server(fast_settings(simulated_ttft_ms=50, simulated_itl_ms=100)) as live:
+        engine = live.engine
+        assert isinstance(engine, SimulatedEngine)
+        body = {"prompt": "x", "max_tokens": 200, "stream": stream}
+        headers = {"X-Request-Id": f"gone-{stream}"}
+        url = f"{live.base_url}/v1/completions"
+        if stream:
+            with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
+                lines = response.iter_lines()
+                assert next(lines).startswith("data: ")
+                assert engine.running == 1
+            # Leaving the block without reading the rest closes the connection.
+        else:
+            # The client gives up (closing the socket) long before the 20 s generation ends.
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(url, json=body, headers=headers, timeout=0.5)
+        assert wait_until(lambda: f"gone-{stream}" in engine.aborted_request_ids)
+        assert wait_until(lambda: live.runtime.admission.in_flight == 0)
+        assert engine.running == 0
+        assert metric(live, "trtllm_requests_running") == 0
+
+
+def test_disconnect_while_queued_leaves_the_queue() -> None:
+    settings = fast_settings(max_concurrent_requests=1, simulated_ttft_ms=400)
+    with thread_server(settings) as live, ThreadPoolExecutor(1) as pool:
+        url = f"{live.base_url}/v1/completions"
+        first = pool.submit(httpx.post, url, json={"prompt": "x", "max_tokens": 1}, timeout=10)
+        assert wait_until(lambda: live.runtime.admission.running == 1)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json={"prompt": "y", "max_tokens": 1}, timeout=0.15)
+        assert wait_until(lambda: live.runtime.admission.waiting == 0, timeout=2)
+        assert first.result().status_code == 200
+        assert wait_until(lambda: live.runtime.admission.in_flight == 0)
+
+
+# --- concurrency: requests overlap instead of queueing behind each other
+
+
+def test_64_concurrent_requests_of_200ms_overlap() -> None:
+    settings = fast_settings(simulated_ttft_ms=200, simulated_max_batch=64)
+
+    async def run(base_url: str) -> float:
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> int:
+                async with session.post(
+                    f"{base_url}/v1/completions", json={"prompt": "x", "max_tokens": 1}
+                ) as response:
+                    await response.read()
+                    return response.status
+
+            started = time.perf_counter()
+            statuses = await asyncio.gather(*(one() for _ in range(64)))
+            elapsed = time.perf_counter() - started
+        assert statuses == [200] * 64
+        return elapsed
+
+    with thread_server(settings) as live:
+        asyncio.run(run(live.base_url))  # warm up connections and code paths
+        elapsed = asyncio.run(run(live.base_url))
+    print(f"\n64 concurrent requests of 200 ms engine time: {elapsed * 1000:.0f} ms wall")
+    # Serialised they would take 12.8 s; a quarter of that proves overlap, loosely.
+    assert elapsed < 64 * 0.2 / 4
+
+
+# --- engine failures
+
+
+class FailingEngine(SimulatedEngine):
+    """The simulated engine, failing after a few tokens (a GPU fault mid-stream)."""
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        produced = 0
+        async for chunk in super().stream(request):
+            if produced == 2:
+                raise EngineError("CUDA error: an illegal memory access was encountered")
+            produced += 1
+            yield chunk
+
+
+@pytest.fixture(scope="module")
+def failing() -> ThreadServer:
+    with thread_server(fast_settings(), engine=FailingEngine()) as server:
+        yield server  # type: ignore[misc]
+
+
+def test_mid_stream_engine_failure_ends_the_stream_with_an_error_event(
+    failing: ThreadServer,
+) -> None:
+    response = httpx.post(
+        f"{failing.base_url}/v1/completions",
+        json={"prompt": "x", "max_tokens": 10, "stream": True},
+    )
+    assert response.status_code == 200
+    data = [line for line in response.text.split("\n\n") if line]
+    assert data[-1] == "data: [DONE]"
+    assert '"error"' in data[-2] and "engine_error" in data[-2]
+    with pytest.raises(openai.APIError):
+        list(
+            openai_client(failing).completions.create(
+                model="simulated", prompt="x", max_tokens=10, stream=True
+            )
+        )
+    assert wait_until(lambda: failing.runtime.admission.in_flight == 0)
+
+
+def test_engine_failure_of_a_plain_request_is_a_clean_json_error(failing: ThreadServer) -> None:
+    response = httpx.post(f"{failing.base_url}/generate", json={"prompt": "x", "max_tokens": 10})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "engine_error"
+    assert "Traceback" not in error["message"]
+
+
+# --- startup: listening before the model is loaded
+
+
+def test_liveness_answers_while_the_model_loads() -> None:
+    settings = fast_settings(simulated_load_seconds=1.0)
+    with thread_server(settings, wait_ready=False) as live:
+        base = live.base_url
+        assert httpx.get(f"{base}/health/live").status_code == 200
+        ready = httpx.get(f"{base}/health/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "loading"
+        assert httpx.get(f"{base}/health").status_code == 503
+        refused = httpx.post(f"{base}/v1/completions", json={"prompt": "x"})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "model_not_ready"
+        assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 10)
+        health = httpx.get(f"{base}/health").json()
+        assert health == {"status": "healthy", "model_loaded": True, "phase": "ready"}
