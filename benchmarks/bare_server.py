@@ -1,14 +1,19 @@
-"""The overhead baseline: a bare FastAPI + uvicorn JSON endpoint.
+"""The baselines: a bare FastAPI + uvicorn JSON endpoint.
 
-It answers POST /v1/completions with a fixed body (by default one recorded from our
+POST /v1/completions answers with a fixed body (by default one recorded from our
 server, passed in with --body-file), so the overhead benchmark compares our full
 request path (validation, admission, engine stream, metrics) with the least any
 FastAPI app can do for the same bytes on the wire.
+
+POST /generate awaits `--engine-ms` without blocking and answers: the best any
+FastAPI server can do in the concurrency benchmark on this machine and client (the
+floor that ours and the guide's design are compared with).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -27,8 +32,15 @@ DEFAULT_BODY: dict[str, Any] = {
 }
 
 
-def create_app(body: dict[str, Any]) -> FastAPI:
+def create_app(body: dict[str, Any], engine_ms: float = 0.0) -> FastAPI:
     app = FastAPI()
+
+    @app.post("/generate")
+    async def generate(request: Request) -> JSONResponse:
+        payload = await request.json()
+        await asyncio.sleep(engine_ms / 1000)
+        tokens = int(payload.get("max_tokens", 1))
+        return JSONResponse({"text": " x" * tokens, "tokens_used": tokens, "latency_ms": engine_ms})
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> JSONResponse:
@@ -48,9 +60,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body-file", type=Path, help="JSON body to return")
+    parser.add_argument("--engine-ms", type=float, default=0.0, help="/generate's wait")
     args = parser.parse_args()
     body = json.loads(args.body_file.read_text()) if args.body_file else DEFAULT_BODY
-    uvicorn.run(create_app(body), host=args.host, port=args.port, log_level="warning")
+    app = create_app(body, args.engine_ms)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

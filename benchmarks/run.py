@@ -171,6 +171,8 @@ def bench_concurrency(outcome: Outcome, work: Path, repeats: int) -> None:
         str(CONCURRENCY_USERS),
         "--requests",
         "1",
+        "--warmup",
+        "1",
         "--max-tokens",
         str(CONCURRENCY_TOKENS),
         "--timeout",
@@ -193,6 +195,12 @@ def bench_concurrency(outcome: Outcome, work: Path, repeats: int) -> None:
             run["health"] = poller.summary()
             ours_runs.append(run)
             walls.append(run["wall_s"] * 1000)
+    floor_walls: list[float] = []
+    floor_argv = ["-m", "benchmarks.bare_server", "--engine-ms", str(engine_ms)]
+    with serve("floor-concurrency", floor_argv, health_path="/health/ready", log_dir=work) as floor:
+        for i in range(repeats):
+            (run,) = run_load(outcome, floor, args, work, f"concurrency-floor-{i}")
+            floor_walls.append(run["wall_s"] * 1000)
     guide_argv = ["-m", "benchmarks.guide_server", "--engine-ms", str(engine_ms)]
     with serve("guide-concurrency", guide_argv, health_path="/health", log_dir=work) as guide:
         with HealthPoller(guide.base_url + guide.health_path) as poller:
@@ -213,6 +221,19 @@ def bench_concurrency(outcome: Outcome, work: Path, repeats: int) -> None:
             f"runs {', '.join(f'{w:.0f}' for w in walls)} ms",
         )
     )
+    floor_wall = statistics.median(floor_walls)
+    outcome.figures.append(
+        Figure(
+            "1 concurrency",
+            "floor: bare FastAPI route awaiting the engine time, same client / engine time",
+            floor_wall / engine_ms,
+            "x",
+            "(reference)",
+            None,
+            f"median of {repeats}: {floor_wall:.0f} ms; what client and machine alone "
+            f"cost; ours / floor = {ours_wall / floor_wall:.3f}",
+        )
+    )
     guide_ratio = guide_run["wall_s"] * 1000 / engine_ms
     outcome.figures.append(
         Figure(
@@ -231,6 +252,7 @@ def bench_concurrency(outcome: Outcome, work: Path, repeats: int) -> None:
         "engine_ms": engine_ms,
         "ours": ours_runs,
         "guide": guide_run,
+        "floor_wall_ms": floor_walls,
     }
 
 

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     opened.add_argument("--num-requests", type=int, help="stop after this many requests")
     p.add_argument("--duration", type=float, help="stop sending after this many seconds")
     p.add_argument("--seed", type=int, default=0, help="seed for open-loop arrivals")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        help="uncounted requests per user first (opens connections); then all users start together",
+    )
     p.add_argument("--json", type=Path, help="write the report as JSON to this file")
     p.add_argument("--plot", type=Path, help="with --concurrency: write a PNG plot")
     p.add_argument("--label", default="", help="title for the table and plot")
@@ -84,6 +90,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[LoadConfig, list[int] | 
         "--num-requests": args.num_requests,
         "--duration": args.duration,
     }
+    if args.warmup < 0:
+        raise ValueError(f"--warmup: must be >= 0, got {args.warmup}")
     for flag, value in positive.items():
         if value is not None and value <= 0:
             raise ValueError(f"{flag}: must be > 0, got {value}")
@@ -118,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[LoadConfig, list[int] | 
         num_requests=args.num_requests,
         duration_s=args.duration,
         seed=args.seed,
+        warmup_per_user=args.warmup,
     )
     return config, levels
 

@@ -35,6 +35,7 @@ class LoadConfig:
     num_requests: int | None = None
     duration_s: float | None = None
     seed: int = 0
+    warmup_per_user: int = 0
 
     @property
     def expected_requests(self) -> int | None:
@@ -62,6 +63,8 @@ class LoadRun:
         self._on_result = on_result
         self._stopping = asyncio.Event()
         self._interrupted = False
+        # When the measured phase began (after any warm-up); wall time counts from here.
+        self._start: float | None = None
 
     def stop(self) -> None:
         self._interrupted = True
@@ -74,9 +77,8 @@ class LoadRun:
             model = cfg.model
             if model is None and cfg.mode != "generate":
                 model = await resolve_model(session, cfg.base_url, cfg.api_key, cfg.timeout_s)
-            start = time.perf_counter()
             driver = self._open_loop if cfg.rate is not None else self._closed_loop
-            main = asyncio.ensure_future(driver(session, model, start))
+            main = asyncio.ensure_future(driver(session, model))
             stopper = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not main.done():
@@ -85,7 +87,7 @@ class LoadRun:
                 main.cancel()
                 await asyncio.gather(main, return_exceptions=True)
             stopper.cancel()
-            wall = time.perf_counter() - start
+            wall = time.perf_counter() - self._start if self._start is not None else 0.0
         return RunOutcome(list(self.results), wall, self._interrupted)
 
     def _record(self, result: RequestResult) -> None:
@@ -97,7 +99,9 @@ class LoadRun:
         duration = self.config.duration_s
         return duration is not None and time.perf_counter() - start >= duration
 
-    async def _one(self, session: aiohttp.ClientSession, model: str | None, n: int) -> None:
+    async def _one(
+        self, session: aiohttp.ClientSession, model: str | None, n: int, record: bool = True
+    ) -> None:
         cfg = self.config
         prompt = cfg.prompts[n % len(cfg.prompts)]
         body = build_body(cfg.mode, prompt, cfg.max_tokens, cfg.stream, model)
@@ -110,15 +114,28 @@ class LoadRun:
             api_key=cfg.api_key,
             require_done=cfg.mode != "generate",
         )
-        self._record(result)
+        if record:
+            self._record(result)
 
-    async def _closed_loop(
-        self, session: aiohttp.ClientSession, model: str | None, start: float
-    ) -> None:
+    async def _closed_loop(self, session: aiohttp.ClientSession, model: str | None) -> None:
         cfg = self.config
         counter = itertools.count()
+        warmed = 0
+        all_warm = asyncio.Event()
 
         async def user() -> None:
+            nonlocal warmed
+            # Warm-up requests open this user's connection and are not counted; then
+            # every user waits so the measured requests start together.
+            for _ in range(cfg.warmup_per_user):
+                await self._one(session, model, next(counter), record=False)
+            warmed += 1
+            if warmed == cfg.users:
+                self._start = time.perf_counter()
+                all_warm.set()
+            await all_warm.wait()
+            start = self._start
+            assert start is not None
             sent = 0
             while cfg.requests_per_user is None or sent < cfg.requests_per_user:
                 if self._deadline_passed(start):
@@ -128,13 +145,14 @@ class LoadRun:
 
         await asyncio.gather(*(user() for _ in range(cfg.users)))
 
-    async def _open_loop(
-        self, session: aiohttp.ClientSession, model: str | None, start: float
-    ) -> None:
+    async def _open_loop(self, session: aiohttp.ClientSession, model: str | None) -> None:
         cfg = self.config
         assert cfg.rate is not None
+        for n in range(cfg.warmup_per_user):
+            await self._one(session, model, n, record=False)
         rng = random.Random(cfg.seed)
         tasks: list[asyncio.Task[None]] = []
+        start = self._start = time.perf_counter()
         next_at = start
         try:
             for n in itertools.count():
