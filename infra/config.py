@@ -97,6 +97,8 @@ def _check_tensor_parallel(size: int) -> int:
 Quantity = Annotated[str, AfterValidator(_check_quantity)]
 TensorParallelSize = Annotated[int, AfterValidator(_check_tensor_parallel)]
 DnsLabel = Annotated[str, Field(max_length=63), AfterValidator(_check_dns_label)]
+# Helm keeps 10 characters of the 63 for its own suffixes (release names <= 53).
+ReleaseName = Annotated[str, Field(max_length=53), AfterValidator(_check_dns_label)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 
 
@@ -342,10 +344,9 @@ class StackConfig(_Group):
     """The whole stack configuration (config keys `<project>:<key>`)."""
 
     namespace: DnsLabel = Field("tensorrt-llm", description="Namespace of the server.")
-    release_name: DnsLabel = Field(
+    release_name: ReleaseName = Field(
         "tensorrt-llm",
-        max_length=53,
-        description="Helm release name; also the name of the Service and Deployment.",
+        description="Helm release name (<= 53 characters); also the Service and Deployment name.",
     )
     engine: Engine = Field("simulated", description="simulated, transformers or tensorrt-llm.")
     replicas: int = Field(1, ge=1, description="Server pods when autoscaling is off.")
@@ -477,7 +478,8 @@ def _show(value: Any) -> str:
         return "nothing"
     if isinstance(value, SecretValue):
         return "a secret"
-    text = json.dumps(value, default=str)
+    # The engine hands scalars over as strings: show them as the user typed them.
+    text = value if isinstance(value, str) and value else json.dumps(value, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

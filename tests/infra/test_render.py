@@ -1,0 +1,162 @@
+"""`python -m infra.render` for every stack: real Helm output that the chart's checks accept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import helm_python
+import kubernetes_validate
+import pytest
+import yaml
+
+from infra.chart import CHART_DIR, SERVER_PORT_NAME, selector_labels
+from infra.release import chart_values, service_port
+from infra.render import (
+    PLACEHOLDER_DIGEST,
+    StackFileError,
+    image_ref_for_render,
+    load_stack,
+    render_stack,
+)
+from tests.chart.pod_security import violations
+from tests.infra.harness import STACKS
+from tests.tools import REPO_ROOT
+
+KUBE_VERSION = "1.31"
+
+
+@cache
+def rendered(stack: str) -> list[dict]:
+    manifests = render_stack(load_stack(stack))
+    return [doc for text in manifests.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+def of_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_values_pass_the_chart_schema(stack: str) -> None:
+    config = load_stack(stack)
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        chart.validate_schema(chart_values(config, image_ref_for_render(config)))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_object_is_valid_kubernetes(stack: str) -> None:
+    for doc in rendered(stack):
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a CRD: kubernetes-validate has no schema for it
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_pod_passes_pod_security_restricted(stack: str) -> None:
+    pods = 0
+    for doc in rendered(stack):
+        if doc["kind"] == "Pod":
+            metadata, spec = doc["metadata"], doc["spec"]
+        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            metadata, spec = (
+                doc["spec"]["template"].get("metadata", {}),
+                doc["spec"]["template"]["spec"],
+            )
+        else:
+            continue
+        pods += 1
+        assert violations(metadata, spec) == [], f"{stack} {doc['kind']} {doc['metadata']['name']}"
+    assert pods >= 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
+    """Names, labels and ports the NetworkPolicies and stack outputs rely on."""
+    config = load_stack(stack)
+    docs = rendered(stack)
+    (deployment,) = of_kind(docs, "Deployment")
+    assert deployment["metadata"]["namespace"] == config.namespace
+    assert deployment["spec"]["selector"]["matchLabels"] == selector_labels(config.release_name)
+    pod = deployment["spec"]["template"]["spec"]
+    server = next(c for c in pod["containers"] if c["name"] == "server")
+    assert SERVER_PORT_NAME in {p["name"] for p in server["ports"]}
+    assert server["image"] == image_ref_for_render(config)
+    gpus = server["resources"].get("limits", {}).get(config.gpu.resource_name)
+    assert gpus == (config.tensor_parallel_size if config.gpu.enabled else None)
+    services = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == config.release_name]
+    assert len(services) == 1, "serviceUrl names a Service that the chart does not create"
+    assert services[0]["spec"]["ports"][0]["port"] == service_port()
+    if config.autoscaling.enabled:
+        (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
+        metric_names = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if "pods" in m}
+        assert "trtllm_requests_waiting" in metric_names
+
+
+def test_prod_renders_its_production_features() -> None:
+    kinds = {d["kind"] for d in rendered("prod")}
+    assert {
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PersistentVolumeClaim",
+        "Ingress",
+    } <= kinds
+
+
+def test_built_images_get_a_placeholder_digest() -> None:
+    config = load_stack("dev")
+    assert image_ref_for_render(config) == f"{config.image.repository}@{PLACEHOLDER_DIGEST}"
+
+
+def _cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.render", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_writes_one_file_per_template(tmp_path: Path) -> None:
+    result = _cli("--stack", "dev", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    files = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yaml")}
+    assert "tensorrt-llm/templates/deployment.yaml" in files
+
+
+def test_cli_missing_stack_is_one_line_exit_2() -> None:
+    result = _cli("--stack", "nosuchstack")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Pulumi.nosuchstack.yaml" in result.stderr
+
+
+def _tree_with(tmp_path: Path, stack_text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.bad.yaml").write_text(stack_text)
+    return tmp_path
+
+
+def test_unreadable_stack_file_is_a_one_line_error(tmp_path: Path) -> None:
+    root = _tree_with(tmp_path, "config: [unclosed\n")
+    with pytest.raises(StackFileError) as caught:
+        load_stack("bad", root)
+    assert "\n" not in str(caught.value) and "Pulumi.bad.yaml" in str(caught.value)
+
+
+def test_invalid_stack_file_names_the_key(tmp_path: Path) -> None:
+    root = _tree_with(tmp_path, "config:\n  tensorrt-llm:replicas: 0\n")
+    with pytest.raises(Exception, match="tensorrt-llm:replicas: must be >= 1, got 0"):
+        load_stack("bad", root)
+
+
+def test_plaintext_secret_in_stack_file_is_refused(tmp_path: Path) -> None:
+    root = _tree_with(
+        tmp_path,
+        "config:\n  tensorrt-llm:image: {repository: r.example/x}\n"
+        "  tensorrt-llm:hfToken: hf_plain\n",
+    )
+    with pytest.raises(Exception, match="tensorrt-llm:hfToken: must be a secret"):
+        load_stack("bad", root)

@@ -1,0 +1,329 @@
+"""Every Pulumi.<stack>.yaml, run through the real program under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+from pulumi.runtime import rpc
+
+from infra.chart import CHART_DIR, SERVER_PORT_NAME, selector_labels
+from infra.config import StackConfig, parse, raw_from_stack_file
+from infra.gpu import DEVICE_PLUGIN_CHART_VERSION, DEVICE_PLUGIN_REPO
+from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
+from infra.release import REQUESTS_WAITING_METRIC, chart_values, service_port
+from infra.service_secrets import secret_names
+from tests.infra.harness import (
+    MOCK_DIGEST,
+    PROJECT,
+    STACKS,
+    TEST_SECRETS,
+    ProgramRun,
+    Registration,
+    repo_path,
+    run_program,
+    stack_config,
+)
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SECRET = "kubernetes:core/v1:Secret"
+IMAGE = "docker:index/image:Image"
+
+
+@cache
+def stack_run(stack: str) -> ProgramRun:
+    config, secret_keys = stack_config(stack)
+    run = run_program(config, secret_keys, stack=stack)
+    assert run.error is None, f"stack {stack} failed: {run.error}"
+    return run
+
+
+@cache
+def stack_model(stack: str) -> StackConfig:
+    import yaml
+
+    from tests.tools import REPO_ROOT
+
+    section = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    raw, _ = raw_from_stack_file(section, PROJECT)
+    return parse(raw, PROJECT)
+
+
+def server_release(run: ProgramRun) -> Registration:
+    return run.one(RELEASE, "server-release")
+
+
+def test_stacks_are_discovered() -> None:
+    assert {"dev", "prod"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resource_set(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    names = secret_names(c)
+    expected = {
+        ("tensorrt-llm:index:ServerNamespace", "server-namespace"),
+        ("tensorrt-llm:index:ServerSecrets", "server-secrets"),
+        ("tensorrt-llm:index:ServerImage", "server-image"),
+        ("tensorrt-llm:index:ServerRelease", "server"),
+        (NAMESPACE, "server-namespace-namespace"),
+        ("kubernetes:core/v1:LimitRange", "server-namespace-limits"),
+        (RELEASE, "server-release"),
+    }
+    if c.quota.enabled:
+        expected.add(("kubernetes:core/v1:ResourceQuota", "server-namespace-quota"))
+    if c.network_policy.enabled:
+        policies = ["default-deny", "allow-dns-egress", "allow-model-hub-egress"]
+        policies += ["allow-ingress-controllers"] if c.network_policy.ingress_namespaces else []
+        policies += ["allow-monitoring"] if c.monitoring.enabled else []
+        expected |= {(POLICY, f"server-namespace-{p}") for p in policies}
+    if c.image.repository:
+        expected.add((IMAGE, "server-image-build"))
+    if c.device_plugin_enabled:
+        expected |= {
+            ("tensorrt-llm:index:GpuDevicePlugin", "gpu"),
+            (NAMESPACE, "gpu-namespace"),
+            (RELEASE, "gpu-release"),
+        }
+    for suffix, name in (
+        ("hf-token", names.hf_token),
+        ("api-keys", names.api_keys),
+        ("image-pull", names.image_pull),
+    ):
+        if name:
+            expected.add((SECRET, f"server-secrets-{suffix}"))
+    if c.prometheus_adapter.enabled:
+        expected.add((RELEASE, "server-prometheus-adapter"))
+    assert sorted(expected) == run.names()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_children_are_parented_and_named_after_their_component(stack: str) -> None:
+    run = stack_run(stack)
+    components = {r.urn: r for r in run.registrations if not r.custom}
+    for r in run.registrations:
+        if r.custom:
+            parent = components.get(r.parent)
+            assert parent is not None, f"{r.urn} has no component parent"
+            assert r.name.startswith(f"{parent.name}-"), f"{r.urn} not named {parent.name}-..."
+        else:
+            assert r.type.startswith("tensorrt-llm:index:"), r.urn
+
+
+def test_dev_and_prod_differ_where_the_issue_says() -> None:
+    dev, prod = stack_model("dev"), stack_model("prod")
+    assert (dev.gpu.enabled, dev.device_plugin_enabled, dev.autoscaling.enabled) == (
+        False,
+        False,
+        False,
+    )
+    assert dev.engine in ("simulated", "transformers") and dev.replicas == 1
+    assert not dev.monitoring.enabled
+    assert prod.engine == "tensorrt-llm" and prod.tensor_parallel_size == 2
+    assert prod.device_plugin_enabled and prod.monitoring.enabled and prod.registry.private
+    assert (prod.autoscaling.min_replicas, prod.quota.gpus) == (2, 8)
+    assert prod.pod_disruption_budget.max_unavailable == 1
+    assert prod.model_cache.type == "pvc" and prod.model_cache.access_mode == "ReadWriteMany"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_namespace_enforces_restricted(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    namespace = run.one(NAMESPACE, "server-namespace-namespace")
+    labels = namespace.plain("metadata")["labels"]
+    assert namespace.plain("metadata")["name"] == c.namespace
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", namespace.urn
+    assert labels["pod-security.kubernetes.io/enforce-version"] == POD_SECURITY_ENFORCE_VERSION
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_quota_and_limit_range(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    quota = run.one("kubernetes:core/v1:ResourceQuota", "server-namespace-quota")
+    hard = quota.plain("spec")["hard"]
+    assert hard == {
+        "requests.cpu": c.quota.cpu,
+        "requests.memory": c.quota.memory,
+        "requests.storage": c.quota.storage,
+        "pods": str(c.quota.pods),
+        f"requests.{c.gpu.resource_name}": str(c.quota.gpus),
+    }, quota.urn
+    limits = run.one("kubernetes:core/v1:LimitRange", "server-namespace-limits")
+    (item,) = limits.plain("spec")["limits"]
+    assert item["type"] == "Container"
+    assert item["defaultRequest"] == {
+        "cpu": c.limit_range.default_cpu_request,
+        "memory": c.limit_range.default_memory_request,
+    }, limits.urn
+    # A CPU limit default would throttle the server, which sets no CPU limit on purpose.
+    assert set(item["default"]) == {"memory"}, limits.urn
+
+
+def _policy(run: ProgramRun, name: str) -> dict:
+    return run.one(POLICY, f"server-namespace-{name}").plain("spec")
+
+
+def _namespaces_of(peer: dict) -> list[str]:
+    (expression,) = peer["namespaceSelector"]["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == (NAMESPACE_NAME_LABEL, "In")
+    return expression["values"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_network_policies(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    server_pods = {"matchLabels": selector_labels(c.release_name)}
+
+    deny = _policy(run, "default-deny")
+    assert deny.get("podSelector", {}) == {}
+    assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny and "egress" not in deny
+
+    dns = _policy(run, "allow-dns-egress")
+    (rule,) = dns["egress"]
+    assert [_namespaces_of(peer) for peer in rule["to"]] == [[c.network_policy.dns_namespace]]
+    assert sorted((p["protocol"], p["port"]) for p in rule["ports"]) == [("TCP", 53), ("UDP", 53)]
+
+    hub = _policy(run, "allow-model-hub-egress")
+    assert hub["podSelector"] == server_pods
+    (rule,) = hub["egress"]
+    assert [peer["ipBlock"]["cidr"] for peer in rule["to"]] == c.network_policy.model_hub_cidrs
+    assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+    sources = {"allow-ingress-controllers": c.network_policy.ingress_namespaces}
+    if c.monitoring.enabled:
+        sources["allow-monitoring"] = c.network_policy.monitoring_namespaces
+    for name, namespaces in sources.items():
+        spec = _policy(run, name)
+        assert spec["podSelector"] == server_pods and spec["policyTypes"] == ["Ingress"]
+        (rule,) = spec["ingress"]
+        assert [_namespaces_of(peer) for peer in rule["from"]] == [sorted(namespaces)]
+        assert rule["ports"] == [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
+    # Nothing else: every policy is one of the above.
+    expected = {"default-deny", "allow-dns-egress", "allow-model-hub-egress", *sources}
+    assert {r.name.removeprefix("server-namespace-") for r in run.of_type(POLICY)} == expected
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_device_plugin(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    plugin = [r for r in run.of_type(RELEASE) if r.name == "gpu-release"]
+    if not c.device_plugin_enabled:
+        assert plugin == []
+        return
+    (release,) = plugin
+    assert release.plain("chart") == "nvidia-device-plugin"
+    assert release.plain("version") == DEVICE_PLUGIN_CHART_VERSION
+    assert release.plain("repositoryOpts") == {"repo": DEVICE_PLUGIN_REPO}
+    assert release.plain("namespace") == c.gpu.device_plugin_namespace
+    values = release.plain("values")
+    assert values.get("nodeSelector", {}) == c.gpu.node_selector
+    assert {"key": c.gpu.resource_name, "operator": "Exists", "effect": "NoSchedule"} in values[
+        "tolerations"
+    ]
+    namespace = run.one(NAMESPACE, "gpu-namespace").plain("metadata")
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_server_release(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    release = server_release(run)
+    assert repo_path(release.plain("chart")) == CHART_DIR, release.urn
+    assert release.plain("name") == c.release_name
+    assert release.plain("namespace") == c.namespace
+    assert release.plain("timeout") > c.model_load_timeout_seconds
+    values = release.plain("values")
+    image_ref = c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}"
+    assert values == chart_values(c, image_ref), release.urn
+    if c.image.repository:
+        assert values["image"] == {"repository": c.image.repository, "digest": MOCK_DIGEST}
+    assert values["tensorParallelSize"] == c.tensor_parallel_size
+    assert values["gpu"]["enabled"] is c.gpu.enabled
+    assert values["engine"] == c.engine
+    assert values["fullnameOverride"] == c.release_name
+    # Secret values never reach chart values: only Secret names do.
+    assert not any(secret in json.dumps(values) for secret in TEST_SECRETS.values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_release_depends_on_namespace_secrets_and_device_plugin(stack: str) -> None:
+    run = stack_run(stack)
+    release = server_release(run)
+    components = ["server-namespace", "server-secrets", "gpu"]
+    for component in (r for r in run.registrations if r.name in components and not r.custom):
+        for child in run.descendants(component.urn):
+            assert child.urn in release.dependencies, f"{release.urn} does not wait for {child.urn}"
+    if stack_model(stack).image.repository:
+        assert run.one(IMAGE, "server-image-build").urn in release.dependencies
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_stay_secret(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    for secret in run.of_type(SECRET):
+        assert rpc.is_rpc_secret(secret.inputs["stringData"]), f"{secret.urn} stringData plain"
+    names = secret_names(c)
+    if names.image_pull:
+        pull = run.one(SECRET, "server-secrets-image-pull")
+        assert pull.plain("type") == "kubernetes.io/dockerconfigjson"
+        document = json.loads(pull.plain("stringData")[".dockerconfigjson"])
+        auth = document["auths"][c.registry.server]
+        assert auth["password"] == TEST_SECRETS["registryPassword"], pull.urn
+    if names.api_keys:
+        keys = run.one(SECRET, "server-secrets-api-keys").plain("stringData")
+        assert keys == {"API_KEYS": TEST_SECRETS["apiKeys"]}
+    if c.image.repository and c.registry.private:
+        build = run.one(IMAGE, "server-image-build")
+        assert rpc.is_rpc_secret(build.inputs["registry"]), build.urn
+    assert run.secret_outputs == set(), "stack outputs hold no secrets and must stay readable"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_image_build(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    if c.image.ref:
+        assert run.of_type(IMAGE) == []
+        return
+    build = run.one(IMAGE, "server-image-build")
+    args = build.plain("build")
+    assert repo_path(args["context"]) == CHART_DIR.parents[2]
+    assert repo_path(args["dockerfile"]) == CHART_DIR.parents[2] / "service" / "Dockerfile"
+    assert args["target"] == c.image_target and args["platform"] == "linux/amd64"
+    assert build.plain("imageName") == f"{c.image.repository}:{c.image.tag or stack}"
+    if c.image_target == "runtime" and c.image.tensorrt_llm_version:
+        assert args["args"] == {"TRTLLM_VERSION": c.image.tensorrt_llm_version}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    port = service_port()
+    assert run.outputs == {
+        "namespace": c.namespace,
+        "releaseName": c.release_name,
+        "releaseStatus": "deployed",
+        "imageRef": c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}",
+        "serviceUrl": f"http://{c.release_name}.{c.namespace}.svc.cluster.local:{port}",
+        "portForwardCommand": (
+            f"kubectl --namespace {c.namespace} port-forward service/{c.release_name} {port}:{port}"
+        ),
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_adapter_exposes_the_queue_metric(stack: str) -> None:
+    run, c = stack_run(stack), stack_model(stack)
+    adapters = [r for r in run.of_type(RELEASE) if r.name == "server-prometheus-adapter"]
+    assert len(adapters) == int(c.prometheus_adapter.enabled)
+    for adapter in adapters:
+        values = adapter.plain("values")
+        assert values["rules"]["default"] is False
+        (rule,) = values["rules"]["custom"]
+        assert rule["seriesQuery"].startswith(REQUESTS_WAITING_METRIC + "{")
+        assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+        assert adapter.plain("version"), "chart version must be pinned"
