@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     closed.add_argument("--users", type=int, default=1, help="concurrent users")
     closed.add_argument("--requests", type=int, help="requests per user (default 1)")
     closed.add_argument("--concurrency", help="sweep: comma-separated user counts, e.g. 1,8,32,64")
+    closed.add_argument(
+        "--ramp-up",
+        type=float,
+        default=0.0,
+        help="seconds over which users start, evenly spread (default: all at once)",
+    )
     opened = p.add_argument_group("open loop")
     opened.add_argument("--rate", type=float, help="requests/s, Poisson arrivals")
     opened.add_argument("--num-requests", type=int, help="stop after this many requests")
@@ -92,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[LoadConfig, list[int] | 
     }
     if args.warmup < 0:
         raise ValueError(f"--warmup: must be >= 0, got {args.warmup}")
+    if args.ramp_up < 0:
+        raise ValueError(f"--ramp-up: must be >= 0, got {args.ramp_up}")
     for flag, value in positive.items():
         if value is not None and value <= 0:
             raise ValueError(f"{flag}: must be > 0, got {value}")
@@ -127,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[LoadConfig, list[int] | 
         duration_s=args.duration,
         seed=args.seed,
         warmup_per_user=args.warmup,
+        ramp_up_s=args.ramp_up,
     )
     return config, levels
 

@@ -36,6 +36,7 @@ class LoadConfig:
     duration_s: float | None = None
     seed: int = 0
     warmup_per_user: int = 0
+    ramp_up_s: float = 0.0
 
     @property
     def expected_requests(self) -> int | None:
@@ -123,7 +124,7 @@ class LoadRun:
         warmed = 0
         all_warm = asyncio.Event()
 
-        async def user() -> None:
+        async def user(index: int) -> None:
             nonlocal warmed
             # Warm-up requests open this user's connection and are not counted; then
             # every user waits so the measured requests start together.
@@ -136,6 +137,9 @@ class LoadRun:
             await all_warm.wait()
             start = self._start
             assert start is not None
+            # Ramp-up spreads first requests evenly, so a steady state of N streams is
+            # reached without N simultaneous arrivals.
+            await asyncio.sleep(cfg.ramp_up_s * index / cfg.users)
             sent = 0
             while cfg.requests_per_user is None or sent < cfg.requests_per_user:
                 if self._deadline_passed(start):
@@ -143,7 +147,7 @@ class LoadRun:
                 await self._one(session, model, next(counter))
                 sent += 1
 
-        await asyncio.gather(*(user() for _ in range(cfg.users)))
+        await asyncio.gather(*(user(i) for i in range(cfg.users)))
 
     async def _open_loop(self, session: aiohttp.ClientSession, model: str | None) -> None:
         cfg = self.config
