@@ -28,7 +28,7 @@ from infra.release import chart_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 USAGE_ERROR = 2
 RENDER_ERROR = 1
 

@@ -101,6 +101,7 @@ def test_prod_renders_its_production_features() -> None:
         "PodDisruptionBudget",
         "PersistentVolumeClaim",
         "Ingress",
+        "ServiceMonitor",
     } <= kinds
 
 
