@@ -37,6 +37,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
         loading = asyncio.create_task(runtime.load_engine(), name="load-engine")
         try:
             yield

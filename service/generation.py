@@ -90,6 +90,10 @@ class Generation:
         self._buffered: list[tuple[int, GenerationChunk]] = []
 
     @property
+    def cut_off(self) -> asyncio.Future[None] | None:
+        return self._runtime.cut_off
+
+    @property
     def finished(self) -> bool:
         return all(s.finish_reason is not None for s in self.sequences)
 

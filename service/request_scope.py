@@ -32,7 +32,7 @@ async def run_for_client(request: Request, work: Coroutine[Any, Any, Response]) 
     """Run a generation handler; if the client leaves, cancel it (aborting the engine
     request) and answer 499 to nobody, for the logs and metrics."""
     try:
-        return await unless_disconnected(request.receive, work)
+        return await unless_disconnected(request.receive, work, request.app.state.runtime.cut_off)
     except ClientDisconnected:
         return Response(status_code=STATUS_CLIENT_CLOSED)
 

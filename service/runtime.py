@@ -7,6 +7,7 @@ serves generation requests; /health/ready reports the phase.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ logger = logging.getLogger("service.runtime")
 
 Phase = Literal["loading", "ready", "draining", "failed"]
 
+# After a drain times out, how long cut-off requests get to write their last bytes.
+_CUT_OFF_GRACE_SECONDS = 1.0
+
 
 @dataclass
 class Runtime:
@@ -34,6 +38,8 @@ class Runtime:
     # Set by the process that serves this app: called when the model cannot load, so
     # the pod restarts (and shows CrashLoopBackOff) instead of staying unready forever.
     on_fatal: Callable[[], None] | None = None
+    # Resolved when a drain runs out of time: requests still running end cleanly.
+    cut_off: asyncio.Future[None] | None = None
     created_at: int = field(default_factory=lambda: int(time.time()))
 
     @classmethod
@@ -48,6 +54,10 @@ class Runtime:
         return self.settings.served_model_name or (
             self.info.model_name if self.info else self.settings.model_name or "unknown"
         )
+
+    def start(self) -> None:
+        """Called in the lifespan, on the loop that will serve requests."""
+        self.cut_off = asyncio.get_running_loop().create_future()
 
     async def load_engine(self) -> None:
         started = time.monotonic()
@@ -82,5 +92,10 @@ class Runtime:
                 timeout,
                 self.admission.in_flight,
             )
+            if self.cut_off is not None and not self.cut_off.done():
+                self.cut_off.set_result(None)
+            # Each request now ends itself (503 or a final error event); give them a moment.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.admission.wait_idle(), _CUT_OFF_GRACE_SECONDS)
             return False
         return True

@@ -1,14 +1,19 @@
-"""Client disconnects: noticing them is what lets the engine drop abandoned work.
+"""How a generation response ends early: client disconnect, or the end of a drain.
 
 Once a request body has been read, the only message left on the ASGI receive
 channel is `http.disconnect`, so a task waiting on it learns of the disconnect the
 moment it happens, even while the engine is silent (queued, or before the first
 token). The work is then cancelled, which aborts the request inside the engine.
+
+`cut_off` is one future per server, resolved when a SIGTERM drain runs out of time:
+requests still running are then ended cleanly (a 503, or an error event and
+`[DONE]` in a stream) instead of being torn down mid-write by uvicorn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -16,9 +21,13 @@ from typing import Any, TypeVar
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from service.errors import APIError, error_body
+
 logger = logging.getLogger("service.streaming")
 
 T = TypeVar("T")
+
+CUT_OFF_ERROR = APIError(503, "server shut down before the response was complete", code="draining")
 
 
 class ClientDisconnected(Exception):
@@ -36,30 +45,47 @@ async def _cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def unless_disconnected(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
-    """Run `work`; cancel it and raise ClientDisconnected if the client leaves first."""
+async def unless_disconnected(
+    receive: Receive, work: Coroutine[Any, Any, T], cut_off: asyncio.Future[None] | None
+) -> T:
+    """Run `work`; cancel it and raise ClientDisconnected if the client leaves first,
+    or CUT_OFF_ERROR if the server's drain ends first."""
     work_task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+    waited: set[asyncio.Future[Any]] = {work_task, watcher}
+    if cut_off is not None:
+        # One future shared by all requests: no extra task per request.
+        waited.add(cut_off)
     try:
-        await asyncio.wait((work_task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if not work_task.done():
-            await _cancel_and_wait(work_task, watcher)
-        else:
-            await _cancel_and_wait(watcher)
+        await _cancel_and_wait(watcher, *(() if work_task.done() else (work_task,)))
     if work_task.cancelled():
-        raise ClientDisconnected
+        if watcher.done() and not watcher.cancelled():
+            raise ClientDisconnected
+        raise CUT_OFF_ERROR
     return work_task.result()
+
+
+def sse_event(data: str) -> bytes:
+    return f"data: {data}\n\n".encode()
+
+
+def sse_error(error: APIError) -> bytes:
+    return sse_event(json.dumps(error_body(error.status, error.message, error.code)))
+
+
+SSE_DONE = sse_event("[DONE]")
 
 
 class EventStreamResponse(Response):
     """Server-sent events from an async iterator of encoded events.
 
-    Starlette's StreamingResponse only notices a disconnect when a write fails (ASGI
-    spec 2.4) or not at all between events; this one watches the receive channel
-    for the whole stream and cancels the producer at once. The iterator is always
-    closed and `on_close` always runs, so cleanup (engine abort, admission release)
-    happens however the stream ends.
+    Starlette's StreamingResponse notices a disconnect only when a write fails (ASGI
+    spec 2.4), or not at all while the engine is silent; this one watches the
+    receive channel for the whole stream and cancels the producer at once. The
+    iterator is always closed and `on_close` always runs, so cleanup (engine abort,
+    admission release) happens however the stream ends.
     """
 
     media_type = "text/event-stream"
@@ -68,21 +94,22 @@ class EventStreamResponse(Response):
         self,
         events: AsyncIterator[bytes],
         on_close: Callable[[], Awaitable[None]],
-        headers: dict[str, str] | None = None,
+        cut_off: asyncio.Future[None] | None,
     ) -> None:
         # No Response.__init__: it would set a Content-Length for an empty body.
         self.status_code = 200
         self.background = None
-        self.init_headers(
-            {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
-        )
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._events = events
         # Called even if the stream never started (client gone before the headers),
         # when closing a not-yet-started iterator would run none of its cleanup.
         self._on_close = on_close
+        self._cut_off = cut_off
+        self._started = False
 
     async def _produce(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self._started = True
         async for event in self._events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -90,25 +117,32 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         producer = asyncio.ensure_future(self._produce(send))
         watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+        waited: set[asyncio.Future[Any]] = {producer, watcher}
+        if self._cut_off is not None:
+            waited.add(self._cut_off)
         try:
-            await asyncio.wait((producer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await _cancel_and_wait(producer, watcher)
             close = getattr(self._events, "aclose", None)
             if close is not None:
                 await close()
             await self._on_close()
-        error = None if producer.cancelled() else producer.exception()
+        if producer.cancelled():
+            if not watcher.cancelled():
+                return  # the client left; nobody to write to
+            await self._end_cut_off(send)
+            return
+        error = producer.exception()
         # Headers are sent; the stream can only end. OSError: the socket closed.
         if error is not None and not isinstance(error, OSError):
             logger.error("event stream failed", exc_info=error)
 
-
-def sse_event(data: str) -> bytes:
-    return f"data: {data}\n\n".encode()
-
-
-SSE_DONE = sse_event("[DONE]")
+    async def _end_cut_off(self, send: Send) -> None:
+        if not self._started:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        end = sse_error(CUT_OFF_ERROR) + SSE_DONE
+        await send({"type": "http.response.body", "body": end, "more_body": False})
 
 
 # OpenAPI: `stream: true` answers with server-sent events instead of JSON.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from starlette.responses import Response
 
 from service.engines.base import ChatMessage, EngineError, GenerationChunk, GenerationRequest
-from service.errors import APIError, error_body
+from service.errors import APIError
 from service.generation import Generation, require_ready
 from service.openai_api.protocol import (
     ChatChoice,
@@ -28,7 +27,7 @@ from service.openai_api.protocol import (
     Usage,
 )
 from service.runtime import Runtime
-from service.streaming import SSE_DONE, EventStreamResponse, sse_event
+from service.streaming import SSE_DONE, EventStreamResponse, sse_error, sse_event
 
 OWNED_BY = "tensorrt-llm-k8s"
 
@@ -253,9 +252,9 @@ def _event_stream(
                 yield usage_event()
         except APIError as error:
             # Headers are gone: the error travels as an event, then the stream ends.
-            yield sse_event(json.dumps(error_body(error.status, error.message, error.code)))
+            yield sse_error(error)
         finally:
             await generation.close()
         yield SSE_DONE
 
-    return EventStreamResponse(events(), on_close=generation.close)
+    return EventStreamResponse(events(), generation.close, generation.cut_off)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response
 
 from service.engines.base import GenerationRequest
-from service.errors import APIError, error_body
+from service.errors import APIError
 from service.generation import Generation
 from service.runtime import Runtime
 from service.seed_api.protocol import GenerateRequest, GenerateResponse, GenerateStreamEvent
-from service.streaming import SSE_DONE, EventStreamResponse, sse_event
+from service.streaming import SSE_DONE, EventStreamResponse, sse_error, sse_event
 
 
 class GenerateServing:
@@ -32,7 +31,8 @@ class GenerateServing:
         generation = Generation(self._runtime, [request], prompt_param="prompt")
         await generation.start()
         if body.stream:
-            return EventStreamResponse(self._events(generation), on_close=generation.close)
+            events = self._events(generation)
+            return EventStreamResponse(events, generation.close, generation.cut_off)
         try:
             async for _ in generation:
                 pass
@@ -57,7 +57,7 @@ class GenerateServing:
                 )
                 yield sse_event(event.model_dump_json())
         except APIError as error:
-            yield sse_event(json.dumps(error_body(error.status, error.message, error.code)))
+            yield sse_error(error)
         finally:
             await generation.close()
         yield SSE_DONE
