@@ -184,7 +184,8 @@ async def measure_direct(
 
     rows: list[dict[str, Any]] = []
     try:
-        await one(BUILT_IN[0])  # warm-up: kernels, allocator, first-call paths
+        # Warm-up at the widest level: kernels, allocator, first-call paths, threads.
+        await asyncio.gather(*(one(BUILT_IN[i % len(BUILT_IN)]) for i in range(max(levels))))
         for level in levels:
             results: list[tuple[float | None, float, int]] = []
 
@@ -226,11 +227,12 @@ def measure_server(
     ) as server:
         base = [sys.executable, "-m", "benchmarks.load", "--quiet", "--base-url", server.base_url]
         base += ["--stream", "--max-tokens", str(max_tokens), "--timeout", "300"]
-        subprocess.run([*base, "--requests", "1"], cwd=REPO, check=True, timeout=600)
+        warm = [*base, "--users", str(max(levels)), "--requests", "1"]
+        subprocess.run(warm, cwd=REPO, check=True, timeout=600, stdout=subprocess.DEVNULL)
         for level in levels:
             out = work / f"server-{level}.json"
             cmd = [*base, "--users", str(level), "--requests", str(per_user), "--json", str(out)]
-            subprocess.run(cmd, cwd=REPO, check=True, timeout=600)
+            subprocess.run(cmd, cwd=REPO, check=True, timeout=600, stdout=subprocess.DEVNULL)
             (run,) = json.loads(out.read_text())["runs"]
             rows.append(
                 {
@@ -267,8 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("gpu_results.json"))
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--concurrency", default="1,8", help="comma-separated users")
-    parser.add_argument("--requests", type=int, default=8, help="requests per user")
+    parser.add_argument("--concurrency", default="1,4,16", help="comma-separated users")
+    parser.add_argument("--requests", type=int, default=4, help="requests per user")
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.concurrency.split(",")]
