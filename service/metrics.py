@@ -55,6 +55,7 @@ REJECT_QUEUE_FULL = "queue_full"
 REJECT_NOT_READY = "not_ready"
 REJECT_DRAINING = "draining"
 REJECT_PROMPT_TOO_LONG = "prompt_too_long"
+REJECT_REASONS = (REJECT_QUEUE_FULL, REJECT_NOT_READY, REJECT_DRAINING, REJECT_PROMPT_TOO_LONG)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -82,6 +83,10 @@ class ServerMetrics:
             ["reason"],
             registry=reg,
         )
+        # Series that exist at 0 from the start make rate() and alerts work before
+        # the first rejection.
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason)
         self.e2e_latency = Histogram(
             E2E_REQUEST_LATENCY_SECONDS,
             "Time from arrival to the last token of a generation request.",

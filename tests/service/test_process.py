@@ -27,7 +27,10 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
 
         def stream_through_the_drain() -> None:
             body = {"prompt": "x", "max_tokens": 40, "stream": True}
-            with httpx.stream("POST", f"{url}/generate", json=body, timeout=30) as response:
+            headers = {"X-Request-Id": "drain-stream"}
+            with httpx.stream(
+                "POST", f"{url}/generate", json=body, headers=headers, timeout=30
+            ) as response:
                 lines = []
                 for line in response.iter_lines():
                     lines.append(line)
@@ -58,6 +61,11 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
     assert "drained" in messages
     assert "engine shut down" in messages
     assert messages.index("drained") < messages.index("engine shut down")
+    # Every line was JSON; the access log names the request by its id.
+    (access,) = [e for e in logs if e["logger"] == "service.access" and e["path"] == "/generate"]
+    assert access["request_id"] == "drain-stream"
+    assert access["status"] == 200
+    assert access["duration_ms"] > 0
 
 
 def test_drain_timeout_ends_long_streams_with_an_error_event() -> None:

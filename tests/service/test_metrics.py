@@ -1,0 +1,85 @@
+"""/metrics: Prometheus text with exactly the contract's names, counting truthfully."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.app import create_app
+from service.metrics import METRIC_NAMES
+from tests.service.servers import fast_settings
+
+CONTRACT_NAMES = {
+    "trtllm_http_requests_total",
+    "trtllm_requests_rejected_total",
+    "trtllm_e2e_request_latency_seconds",
+    "trtllm_time_to_first_token_seconds",
+    "trtllm_inter_token_latency_seconds",
+    "trtllm_prompt_tokens_total",
+    "trtllm_generation_tokens_total",
+    "trtllm_requests_running",
+    "trtllm_requests_waiting",
+}
+
+
+def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_metric_names_are_the_contract() -> None:
+    assert METRIC_NAMES == CONTRACT_NAMES
+
+
+def test_every_metric_is_exported(client: TestClient) -> None:
+    client.post("/v1/completions", json={"prompt": "x", "max_tokens": 2})
+    exported = {name for name, _ in samples(client)}
+    for name in METRIC_NAMES:
+        assert name in exported or f"{name}_count" in exported, name
+    assert not any(name.endswith("_created") for name in exported)
+
+
+def test_requests_tokens_and_latencies_are_counted(client: TestClient) -> None:
+    before = samples(client)
+    client.post("/v1/completions", json={"prompt": "a b c", "max_tokens": 4})
+    client.post("/v1/completions", json={"prompt": "a", "max_tokens": 0})
+    after = samples(client)
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    route = "/v1/completions"
+    assert delta("trtllm_http_requests_total", route=route, status="200") == 1
+    assert delta("trtllm_http_requests_total", route=route, status="400") == 1
+    assert delta("trtllm_prompt_tokens_total") == 3
+    assert delta("trtllm_generation_tokens_total") == 4
+    assert delta("trtllm_e2e_request_latency_seconds_count") == 1
+    assert delta("trtllm_time_to_first_token_seconds_count") == 1
+    assert delta("trtllm_inter_token_latency_seconds_count") == 3
+    assert after[("trtllm_requests_running", ())] == 0
+
+
+def test_unknown_paths_share_one_label_value(client: TestClient) -> None:
+    for path in ("/a", "/b", "/c"):
+        client.get(path)
+    routes = {dict(labels).get("route") for name, labels in samples(client) if "http" in name}
+    assert "unmatched" in routes
+    assert not routes & {"/a", "/b", "/c"}
+
+
+def test_two_apps_in_one_process_do_not_share_metrics() -> None:
+    with (
+        TestClient(create_app(fast_settings())) as one,
+        TestClient(create_app(fast_settings())) as two,
+    ):
+        one.get("/health/live")
+        key = ("trtllm_http_requests_total", (("route", "/health/live"), ("status", "200")))
+        assert samples(one)[key] == 1
+        assert key not in samples(two)

@@ -1,0 +1,103 @@
+"""The simulated engine: timing model, batch limit, determinism, limits, abort."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from service.engines.base import GenerationChunk, GenerationRequest, PromptTooLongError
+from service.engines.simulated import SimulatedEngine
+
+
+def request(request_id: str = "r", **fields: object) -> GenerationRequest:
+    values: dict[str, object] = {
+        "prompt": "a b c",
+        "max_tokens": 5,
+        "temperature": 1.0,
+        "top_p": 1.0,
+    }
+    values.update(fields)
+    return GenerationRequest(request_id=request_id, **values)  # type: ignore[arg-type]
+
+
+async def collect(engine: SimulatedEngine, req: GenerationRequest) -> list[GenerationChunk]:
+    return [chunk async for chunk in engine.stream(req)]
+
+
+async def test_one_token_per_chunk_and_a_final_finish_reason() -> None:
+    chunks = await collect(SimulatedEngine(), request(max_tokens=5))
+    assert [c.token_count for c in chunks] == [1] * 5
+    assert [c.finish_reason for c in chunks] == [None] * 4 + ["length"]
+    assert all(c.prompt_tokens == 3 for c in chunks)
+
+
+async def test_ttft_then_itl() -> None:
+    engine = SimulatedEngine(ttft_s=0.1, itl_s=0.02)
+    started = time.perf_counter()
+    arrivals = []
+    async for _ in engine.stream(request(max_tokens=6)):
+        arrivals.append(time.perf_counter() - started)
+    assert 0.1 <= arrivals[0] < 0.2
+    # Absolute deadlines: the last token lands at ttft + 5 * itl, without drift.
+    assert 0.2 <= arrivals[-1] < 0.3
+
+
+async def test_at_most_max_batch_sequences_run_the_rest_wait() -> None:
+    engine = SimulatedEngine(ttft_s=0.1, max_batch=2)
+    started = time.perf_counter()
+    done: list[float] = []
+
+    async def one(index: int) -> None:
+        await collect(engine, request(str(index), max_tokens=1))
+        done.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(one(i) for i in range(4)))
+    done.sort()
+    assert done[1] < 0.18 <= done[2]  # two at once, then the next two
+
+
+async def test_greedy_and_seeded_output_repeats() -> None:
+    engine = SimulatedEngine()
+
+    async def text(req: GenerationRequest) -> str:
+        return "".join(c.text for c in await collect(engine, req))
+
+    assert await text(request("1", temperature=0)) == await text(request("2", temperature=0))
+    assert await text(request("1", seed=5)) == await text(request("2", seed=5))
+    assert await text(request("1")) != await text(request("2"))
+
+
+async def test_prompt_longer_than_the_context_is_refused_before_any_output() -> None:
+    engine = SimulatedEngine(max_context_tokens=4)
+    with pytest.raises(PromptTooLongError) as raised:
+        await collect(engine, request(prompt="one two three four five"))
+    assert raised.value.limit == 4
+    chunks = await collect(engine, request(prompt="one two three", max_tokens=10))
+    assert sum(c.token_count for c in chunks) == 1  # generation stops at the context
+    assert chunks[-1].finish_reason == "length"
+
+
+async def test_cancelling_the_consumer_aborts_and_frees_the_slot() -> None:
+    engine = SimulatedEngine(itl_s=0.05, max_batch=1)
+
+    async def consume() -> None:
+        await collect(engine, request("victim", max_tokens=100))
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.1)
+    assert engine.running == 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert engine.running == 0
+    assert list(engine.aborted_request_ids) == ["victim"]
+    assert len(await collect(engine, request("next", max_tokens=2))) == 2
+
+
+async def test_zero_delay_generation_is_cheap() -> None:
+    engine = SimulatedEngine()
+    started = time.perf_counter()
+    chunks = await collect(engine, request(max_tokens=2000))
+    assert len(chunks) == 2000
+    assert time.perf_counter() - started < 0.5
