@@ -149,6 +149,15 @@ class EventStreamResponse(Response):
 STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "JSON, or with `stream: true` server-sent events ending in `data: [DONE]`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                # One server-sent event: `data` is a JSON chunk, an error, or [DONE].
+                "schema": {
+                    "type": "object",
+                    "properties": {"data": {"type": "string"}},
+                    "required": ["data"],
+                }
+            }
+        },
     }
 }
