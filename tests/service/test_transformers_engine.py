@@ -1,0 +1,114 @@
+"""The transformers engine: real generation with a tiny random Llama, through HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from service.engines.transformers_engine import TransformersEngine
+from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.service.sse import sse_json
+from tests.service.tiny_model import CONTEXT_TOKENS, build_tiny_llama
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path) -> Iterator[ThreadServer]:
+    settings = fast_settings(
+        engine="transformers", model_path=str(model_dir), served_model_name="tiny"
+    )
+    with thread_server(settings) as live:
+        yield live
+
+
+def test_completion_runs_the_model(server: ThreadServer) -> None:
+    response = httpx.post(
+        f"{server.base_url}/v1/completions",
+        json={"prompt": "hello world", "max_tokens": 6, "temperature": 0},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == "tiny"
+    assert body["usage"]["prompt_tokens"] == 3  # <s> hello world
+    assert 0 < body["usage"]["completion_tokens"] <= 6
+    assert body["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_greedy_and_seeded_sampling_repeat(server: ThreadServer) -> None:
+    def text(**sampling: object) -> str:
+        body = {"prompt": "tell me a story", "max_tokens": 8, **sampling}
+        response = httpx.post(f"{server.base_url}/v1/completions", json=body, timeout=30)
+        return str(response.json()["choices"][0]["text"])
+
+    assert text(temperature=0) == text(temperature=0)
+    assert text(temperature=1.5, top_p=0.9, seed=11) == text(temperature=1.5, top_p=0.9, seed=11)
+
+
+def test_chat_uses_the_tokenizer_template_through_the_openai_client(server: ThreadServer) -> None:
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="x", max_retries=0)
+    chat = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hello"}], max_tokens=4
+    )
+    # <s> <|user|> hello <|end|> <|assistant|>
+    assert chat.usage is not None and chat.usage.prompt_tokens == 5
+    stream = client.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "hello"}],
+        max_tokens=4,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens <= 4
+
+
+def test_streamed_generate(server: ThreadServer) -> None:
+    response = httpx.post(
+        f"{server.base_url}/generate",
+        json={"prompt": "one two", "max_tokens": 5, "temperature": 0, "stream": True},
+        timeout=30,
+    )
+    events = sse_json(response.text)
+    assert events[-1]["finish_reason"] in ("stop", "length")
+    assert events[-1]["tokens_used"] <= 5
+
+
+def test_prompt_longer_than_the_model_context_is_a_400(server: ThreadServer) -> None:
+    response = httpx.post(
+        f"{server.base_url}/v1/completions",
+        json={"prompt": "hello " * CONTEXT_TOKENS, "max_tokens": 1},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_disconnect_stops_the_decode_thread(server: ThreadServer) -> None:
+    engine = server.engine
+    assert isinstance(engine, TransformersEngine)
+    body = {"prompt": "hello", "max_tokens": 50, "stream": True, "temperature": 0}
+    with httpx.stream("POST", f"{server.base_url}/v1/completions", json=body) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+    assert wait_until(lambda: server.runtime.admission.in_flight == 0)
+    assert wait_until(lambda: not engine._stop_flags)
+
+
+def test_model_loads_in_the_background(model_dir: Path) -> None:
+    settings = fast_settings(engine="transformers", model_path=str(model_dir))
+    started = time.monotonic()
+    with thread_server(settings, wait_ready=False) as live:
+        assert httpx.get(f"{live.base_url}/health/live").status_code == 200
+        assert wait_until(lambda: live.runtime.phase == "ready", 30)
+    assert time.monotonic() - started < 30
