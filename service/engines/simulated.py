@@ -90,7 +90,8 @@ class SimulatedEngine(Engine):
         if prompt_tokens > self._max_context_tokens:
             raise PromptTooLongError(prompt_tokens, self._max_context_tokens)
         budget = min(request.max_tokens, self._max_context_tokens - prompt_tokens)
-        words = Random(zlib.crc32(_sampling_key(request).encode()))
+        # Drawn up front: one call instead of one per token keeps the zero-delay path cheap.
+        words = Random(zlib.crc32(_sampling_key(request).encode())).choices(_WORDS, k=budget)
         stop = StopMatcher(request.stop)
         loop = asyncio.get_running_loop()
         finished = False
@@ -109,7 +110,7 @@ class SimulatedEngine(Engine):
                         deadline += self._itl_s
                     elif index % _YIELD_EVERY_TOKENS == _YIELD_EVERY_TOKENS - 1:
                         await asyncio.sleep(0)
-                    text, stopped = stop.feed(" " + words.choice(_WORDS))
+                    text, stopped = stop.feed(" " + words[index])
                     if stopped:
                         finished = True
                         yield GenerationChunk(text, 1, prompt_tokens, "stop")

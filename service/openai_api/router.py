@@ -24,7 +24,8 @@ from service.streaming import STREAM_RESPONSE
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)])
 
 
-def get_serving(request: Request) -> OpenAIServing:
+async def get_serving(request: Request) -> OpenAIServing:
+    # async: FastAPI runs plain-def dependencies in a worker thread, per request.
     serving: OpenAIServing = request.app.state.openai_serving
     return serving
 

@@ -131,8 +131,7 @@ class OpenAIServing:
 
             return _event_stream(generation, chunk_event, usage_event if include_usage else None)
         try:
-            async for _ in generation:
-                pass
+            await generation.collect()
         finally:
             await generation.close()
         choices = [
@@ -202,8 +201,7 @@ class OpenAIServing:
 
             return _event_stream(generation, chunk_event, usage_event if include_usage else None)
         try:
-            async for _ in generation:
-                pass
+            await generation.collect()
         finally:
             await generation.close()
         choices = [

@@ -18,7 +18,7 @@ from service.streaming import STREAM_RESPONSE
 router = APIRouter(tags=["seed"], dependencies=[Depends(require_api_key)])
 
 
-def get_serving(request: Request) -> GenerateServing:
+async def get_serving(request: Request) -> GenerateServing:
     serving: GenerateServing = request.app.state.generate_serving
     return serving
 

@@ -34,8 +34,7 @@ class GenerateServing:
             events = self._events(generation)
             return EventStreamResponse(events, generation.close, generation.cut_off)
         try:
-            async for _ in generation:
-                pass
+            await generation.collect()
         finally:
             await generation.close()
         sequence = generation.sequences[0]
