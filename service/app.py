@@ -11,9 +11,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service import ops
+from service.auth import require_api_key
 from service.engines import create_engine
 from service.engines.base import Engine
 from service.errors import install_error_handlers
@@ -56,7 +57,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.generate_serving = GenerateServing(runtime)
     install_error_handlers(app)
     app.add_middleware(RequestScopeMiddleware, metrics=runtime.metrics)
+    # Probes and metrics stay open. With no keys configured the check is left out
+    # entirely: nothing to run per request, and the schema shows no security.
+    auth = [Depends(require_api_key)] if settings.api_key_list else []
     app.include_router(ops.router)
-    app.include_router(openai_router)
-    app.include_router(seed_router)
+    app.include_router(openai_router, dependencies=auth)
+    app.include_router(seed_router, dependencies=auth)
     return app

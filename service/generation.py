@@ -87,7 +87,7 @@ class Generation:
         # One sequence: iterate the engine directly. Several: one task each, into a queue.
         self._stream: AsyncIterator[GenerationChunk] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._queue: asyncio.Queue[tuple[int, GenerationChunk | BaseException]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, GenerationChunk | BaseException]] | None = None
         self._buffered: list[tuple[int, GenerationChunk]] = []
 
     @property
@@ -125,29 +125,35 @@ class Generation:
             self._stream = engine.stream(self._requests[0])
             self._buffered.append((0, await anext(self._stream)))
             return
+        self._queue = queue = asyncio.Queue()
         self._tasks = [
-            asyncio.ensure_future(self._pump(index, engine.stream(request)))
+            asyncio.ensure_future(self._pump(queue, index, engine.stream(request)))
             for index, request in enumerate(self._requests)
         ]
         pending = set(range(len(self._requests)))
         while pending:
-            index, item = await self._queue.get()
+            index, item = await queue.get()
             if isinstance(item, BaseException):
                 raise item
             pending.discard(index)
             self._buffered.append((index, item))
 
-    async def _pump(self, index: int, stream: AsyncIterator[GenerationChunk]) -> None:
+    @staticmethod
+    async def _pump(
+        queue: asyncio.Queue[tuple[int, GenerationChunk | BaseException]],
+        index: int,
+        stream: AsyncIterator[GenerationChunk],
+    ) -> None:
         last: GenerationChunk | None = None
         try:
             async for last in stream:
-                self._queue.put_nowait((index, last))
+                queue.put_nowait((index, last))
             if last is None or last.finish_reason is None:
                 # An engine that ends without a finish reason has nothing more to say.
                 prompt_tokens = last.prompt_tokens if last else 0
-                self._queue.put_nowait((index, GenerationChunk("", 0, prompt_tokens, "stop")))
+                queue.put_nowait((index, GenerationChunk("", 0, prompt_tokens, "stop")))
         except Exception as error:
-            self._queue.put_nowait((index, error))
+            queue.put_nowait((index, error))
         finally:
             await _close_stream(stream)
 
@@ -179,8 +185,10 @@ class Generation:
                     finish = chunk.finish_reason
                     yield 0, self._account(0, chunk)
             else:
+                queue = self._queue
+                assert queue is not None
                 while not self.finished:
-                    index, item = await self._queue.get()
+                    index, item = await queue.get()
                     if isinstance(item, BaseException):
                         raise item
                     yield index, self._account(index, item)
