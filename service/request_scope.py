@@ -24,6 +24,10 @@ logger = logging.getLogger("service.errors")
 
 # A client-supplied id is echoed into logs and headers: accept only a safe shape.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Far above any prompt a model accepts (a 128k-token prompt is well under 1 MiB), low
+# enough that one request cannot make the server buffer gigabytes. Checked against
+# Content-Length, which every HTTP client library sends for a JSON body.
+MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
 # Probes and scrapes every few seconds would drown the access log at INFO.
 _QUIET_PREFIXES = ("/health", "/metrics")
 
@@ -49,7 +53,8 @@ class RequestScopeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        incoming_id, body_size = _read_headers(scope)
+        request_id = incoming_id or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 0
@@ -65,6 +70,11 @@ class RequestScopeMiddleware:
             await send(message)
 
         try:
+            if body_size is not None and body_size > MAX_REQUEST_BODY_BYTES:
+                message = f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
+                body = error_body(413, message, "request_too_large")
+                await JSONResponse(body, status_code=413)(scope, receive, send_with_id)
+                return
             await self.app(scope, receive, send_with_id)
         except Exception:
             # Whatever went wrong, the client gets no internals, only the id to report.
@@ -104,9 +114,14 @@ class RequestScopeMiddleware:
             )
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def _read_headers(scope: Scope) -> tuple[str | None, int | None]:
+    """The client's request id (if it has a safe shape) and Content-Length, in one pass."""
+    request_id: str | None = None
+    length: int | None = None
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate = value.decode("latin-1")
-            return candidate if _REQUEST_ID.fullmatch(candidate) else None
-    return None
+            request_id = candidate if _REQUEST_ID.fullmatch(candidate) else None
+        elif name == b"content-length" and value.isdigit():
+            length = int(value)
+    return request_id, length

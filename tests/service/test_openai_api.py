@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.engines.simulated import count_tokens
+from service.request_scope import MAX_REQUEST_BODY_BYTES
 from tests.service.sse import sse_json
 
 
@@ -255,3 +256,16 @@ def test_unknown_route_and_wrong_method_use_the_openai_error_shape(client: TestC
     wrong = client.get("/v1/completions")
     assert wrong.status_code == 405
     assert "error" in wrong.json()
+
+
+def test_request_body_over_the_limit_is_a_413_before_it_is_read(client: TestClient) -> None:
+    response = client.post(
+        "/v1/completions",
+        content=b"{}",
+        headers={
+            "content-type": "application/json",
+            "content-length": str(MAX_REQUEST_BODY_BYTES + 1),
+        },
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
