@@ -129,6 +129,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request; the message names the field."},
     401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
     404: {"model": ErrorResponse, "description": "Unknown model."},
+    413: {"model": ErrorResponse, "description": "Request body too large."},
     429: {"model": ErrorResponse, "description": "Queue full; retry after Retry-After seconds."},
     503: {"model": ErrorResponse, "description": "Model loading or server draining."},
     # Declaring a 4XX range stops FastAPI adding its own 422 schema, which we never send.
