@@ -176,9 +176,7 @@ class TransformersEngine(Engine):
 
         async with self._slots:
             self._stop_flags.add(stop_flag)
-            run_in_daemon_thread(
-                lambda: self._decode(prompt_ids, budget, request, stop_flag, emit)
-            )
+            run_in_daemon_thread(lambda: self._decode(prompt_ids, budget, request, stop_flag, emit))
             try:
                 while True:
                     item = await items.get()
