@@ -169,6 +169,9 @@ def run_program(
 ) -> ProgramRun:
     """Run infra/__main__.py once under mocks; the run records everything it did."""
     run = ProgramRun(config=dict(config), secret_keys=list(secret_keys or []))
+    # Pulumi's test runner drives the program on the thread's current loop; an
+    # earlier asyncio.run() (any other test) leaves the thread with none.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
