@@ -16,6 +16,7 @@ import asyncio
 import json
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,44 @@ def _row(
     }
 
 
+def measure_hf_generate(model_dir: Path, max_tokens: int, repeats: int = 3) -> dict[str, Any]:
+    """Reference: plain `model.generate()` on one sequence, outside our engine, and the
+    time of one bare forward pass; says whether a slow figure is the engine's or torch's."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
+    ids = tokenizer(BUILT_IN[0], return_tensors="pt").to(device)
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.inference_mode():
+        model.generate(**ids, max_new_tokens=8, do_sample=True)  # warm-up
+        sync()
+        start = time.perf_counter()
+        for _ in range(20):
+            model(**ids)
+        sync()
+        forward_ms = (time.perf_counter() - start) / 20 * 1000
+        walls = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.generate(
+                **ids, max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=True
+            )
+            sync()
+            walls.append(time.perf_counter() - start)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    wall = statistics.median(walls)
+    return {"forward_ms": forward_ms, "tokens_per_s": max_tokens / wall, "wall_s": wall}
+
+
 async def measure_direct(
     model_dir: Path, levels: Sequence[int], per_user: int, max_tokens: int
 ) -> list[dict[str, Any]]:
@@ -196,6 +235,7 @@ async def measure_direct(
             start = time.perf_counter()
             await asyncio.gather(*(user(u, results) for u in range(level)))
             wall = time.perf_counter() - start
+            print(f"[gpu] direct c={level}: {len(results)} requests in {wall:.1f}s", flush=True)
             rows.append(
                 _row(
                     "direct (Engine.stream)",
@@ -260,7 +300,7 @@ def overhead_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
             notes.append(
                 f"- concurrency {r['concurrency']}: server tokens/s = "
                 f"{r['output_tokens_per_s'] / d['output_tokens_per_s']:.3f} x direct; "
-                f"TTFT p50 +{r['ttft_p50_ms'] - d['ttft_p50_ms']:.1f} ms over direct."
+                f"TTFT p50 {r['ttft_p50_ms'] - d['ttft_p50_ms']:+.1f} ms vs direct."
             )
     return notes
 
@@ -277,16 +317,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="gpu-bench-"))
     try:
         model_dir = work / "model"
+        began = time.perf_counter()
         model = build_model(model_dir, args.size)
-        print(f"[gpu] model: {model}", flush=True)
+        print(f"[gpu] {time.perf_counter() - began:.1f}s model built: {model}", flush=True)
+        reference = measure_hf_generate(model_dir, args.max_tokens)
+        print(f"[gpu] {time.perf_counter() - began:.1f}s model.generate: {reference}", flush=True)
         rows = asyncio.run(measure_direct(model_dir, levels, args.requests, args.max_tokens))
+        print(f"[gpu] {time.perf_counter() - began:.1f}s direct done: {rows}", flush=True)
         rows += measure_server(model_dir, levels, args.requests, args.max_tokens, work)
+        print(f"[gpu] {time.perf_counter() - began:.1f}s server done", flush=True)
         shown = " ".join(argv if argv is not None else sys.argv[1:])
         document = {
             "command": f"python -m benchmarks.gpu {shown}".strip(),
             "environment": environment(),
             "model": model,
             "max_tokens": args.max_tokens,
+            "hf_generate_reference": reference,
             "rows": rows,
             "notes": overhead_notes(rows),
         }

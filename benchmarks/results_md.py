@@ -135,5 +135,14 @@ def render_gpu(gpu: Mapping[str, Any] | None) -> list[str]:
             f"{row['output_tokens_per_s']:.1f} | {row['ttft_p50_ms']:.1f} | "
             f"{row['ttft_p99_ms']:.1f} | {row['e2e_p50_ms']:.1f} |"
         )
-    lines += ["", *gpu.get("notes", []), ""]
+    ref = gpu.get("hf_generate_reference")
+    lines += ["", "Server vs direct, per concurrency:", "", *gpu.get("notes", []), ""]
+    if ref:
+        lines += [
+            f"Reference outside our engine: plain `model.generate()` on one sequence ran at "
+            f"{ref['tokens_per_s']:.1f} tokens/s (one forward pass of the prompt "
+            f"{ref['forward_ms']:.1f} ms). Both paths above are bound by the transformers "
+            "engine's per-sequence decode loop, not by HTTP.",
+            "",
+        ]
     return lines
