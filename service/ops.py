@@ -1,9 +1,13 @@
 """Probes and metrics: always open (no API key), never queued behind generation.
 
-/health/live   the process and its event loop answer (liveness: restart if not).
+/health/live   the process answers and its engine has not failed (liveness: restart if
+               not). Loading and draining are live; a model that failed to load or an
+               engine that died after loading is not, since only a restart helps.
 /health/ready  the engine is loaded and we are not draining (readiness: route traffic).
 /health        the seed guide's body, with readiness's status code.
 /metrics       Prometheus text exposition.
+
+A failed probe's body says why in `reason`; healthy bodies have no `reason`.
 """
 
 from __future__ import annotations
@@ -22,18 +26,21 @@ router = APIRouter(tags=["operations"])
 
 
 class LiveResponse(BaseModel):
-    status: Literal["alive"] = "alive"
+    status: Literal["alive", "failed"] = "alive"
+    reason: str | None = None
 
 
 class ReadyResponse(BaseModel):
     status: Phase
     model: str | None = None
+    reason: str | None = None
 
 
 class SeedHealthResponse(BaseModel):
     status: Literal["healthy", "unhealthy"]
     model_loaded: bool
     phase: Phase
+    reason: str | None = None
 
 
 def _runtime(request: Request) -> Runtime:
@@ -41,13 +48,27 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _ready_status(runtime: Runtime) -> int:
-    return 200 if runtime.phase == "ready" else 503
+def _ready_status(phase: Phase) -> int:
+    return 200 if phase == "ready" else 503
 
 
-@router.get("/health/live", response_model=LiveResponse)
-async def live() -> LiveResponse:
-    return LiveResponse()
+def _probe_response(body: BaseModel, status_code: int) -> JSONResponse:
+    content = body.model_dump()
+    if content.get("reason") is None:
+        content.pop("reason", None)
+    return JSONResponse(content, status_code=status_code)
+
+
+@router.get(
+    "/health/live",
+    response_model=LiveResponse,
+    responses={503: {"model": LiveResponse, "description": "Model or engine failed."}},
+)
+async def live(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
+    if runtime.phase == "failed":
+        return _probe_response(LiveResponse(status="failed", reason=runtime.failure), 503)
+    return _probe_response(LiveResponse(), 200)
 
 
 @router.get(
@@ -57,8 +78,13 @@ async def live() -> LiveResponse:
 )
 async def ready(request: Request) -> JSONResponse:
     runtime = _runtime(request)
-    body = ReadyResponse(status=runtime.phase, model=runtime.model_name if runtime.info else None)
-    return JSONResponse(body.model_dump(), status_code=_ready_status(runtime))
+    phase = runtime.phase
+    body = ReadyResponse(
+        status=phase,
+        model=runtime.model_name if runtime.info else None,
+        reason=runtime.failure,
+    )
+    return _probe_response(body, _ready_status(phase))
 
 
 @router.get(
@@ -68,13 +94,15 @@ async def ready(request: Request) -> JSONResponse:
 )
 async def health(request: Request) -> JSONResponse:
     runtime = _runtime(request)
-    status = _ready_status(runtime)
+    phase = runtime.phase
+    status = _ready_status(phase)
     body = SeedHealthResponse(
         status="healthy" if status == 200 else "unhealthy",
         model_loaded=runtime.info is not None,
-        phase=runtime.phase,
+        phase=phase,
+        reason=runtime.failure,
     )
-    return JSONResponse(body.model_dump(), status_code=status)
+    return _probe_response(body, status)
 
 
 @router.get(

@@ -1,7 +1,9 @@
 """What one running server holds: settings, engine, admission, metrics and its phase.
 
-Phases: loading -> ready -> draining (SIGTERM), or loading -> failed. Only `ready`
-serves generation requests; /health/ready reports the phase.
+Phases: loading -> ready -> draining (SIGTERM); loading -> failed when the model cannot
+load; ready or draining -> failed when the loaded engine dies. Only `ready` serves
+generation requests; /health/ready reports the phase and /health/live fails once it is
+`failed`, so Kubernetes restarts a pod whose engine is gone.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ class Runtime:
     engine: Engine
     metrics: ServerMetrics
     admission: Admission
-    phase: Phase = "loading"
+    # Read through `phase`, which also notices an engine that died after loading.
+    _phase: Phase = "loading"
+    # Why the phase is `failed`, for the probes' bodies.
+    failure: str | None = None
     info: EngineInfo | None = None
     # Set by the process that serves this app: called when the model cannot load, so
     # the pod restarts (and shows CrashLoopBackOff) instead of staying unready forever.
@@ -48,6 +53,21 @@ class Runtime:
         admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests)
         metrics.track_admission(lambda: admission.running, lambda: admission.waiting)
         return cls(settings=settings, engine=engine, metrics=metrics, admission=admission)
+
+    @property
+    def phase(self) -> Phase:
+        # Asked on every probe and request, so a dead engine turns the pod unready and
+        # not live without any watcher task; fatal_error() is cheap by contract.
+        if self._phase in ("ready", "draining"):
+            reason = self.engine.fatal_error()
+            if reason is not None:
+                logger.error("engine stopped serving: %s", reason)
+                self._fail(f"engine stopped serving: {reason}")
+        return self._phase
+
+    def _fail(self, reason: str) -> None:
+        self._phase = "failed"
+        self.failure = reason
 
     @property
     def model_name(self) -> str:
@@ -68,19 +88,19 @@ class Runtime:
             raise
         except Exception:
             logger.exception("engine failed to load")
-            self.phase = "failed"
+            self._fail("engine failed to load (the server log has the error)")
             if self.on_fatal:
                 self.on_fatal()
             return
         self.info = info
-        if self.phase == "loading":
-            self.phase = "ready"
+        if self._phase == "loading":
+            self._phase = "ready"
         logger.info("engine ready: model %s in %.1f s", self.model_name, time.monotonic() - started)
 
     def begin_drain(self) -> None:
         """Flip readiness at once; safe to call from a signal handler."""
-        if self.phase != "failed":
-            self.phase = "draining"
+        if self._phase != "failed":
+            self._phase = "draining"
 
     async def drain(self, timeout: float) -> bool:
         """Wait for admitted requests to finish; False if the timeout cut them off."""

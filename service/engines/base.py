@@ -98,3 +98,12 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def shutdown(self) -> None:
         """Release the engine (GPU memory, MPI workers). Called once."""
+
+    def fatal_error(self) -> str | None:
+        """Why this loaded engine can serve no more requests, or None while it can.
+
+        Some engines die after loading (TensorRT-LLM shuts its executor down after a
+        fatal error and refuses every later request). The probes ask this, so it must
+        be cheap and never block; an engine that cannot die keeps this default.
+        """
+        return None

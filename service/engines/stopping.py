@@ -1,13 +1,27 @@
-"""Stop strings for engines that have no native support (simulated, transformers).
+"""Stop strings, OpenAI semantics: generation ends at the first one, which is not returned.
 
-OpenAI semantics: generation ends at the first stop string, which is not returned.
 Text that might be the start of a stop string is held back until it is decided, so
 a client never sees half of a stop string that a later token completes.
+`StopMatcher` does the whole job for engines with no native support (simulated,
+transformers); TensorRT-LLM cuts complete stop strings itself, so its adapter only
+needs `held_back`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of a stop string."""
+    longest = 0
+    for stop in stops:
+        # Only tails longer than the best so far can change the answer.
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
 
 
 class StopMatcher:
@@ -24,7 +38,7 @@ class StopMatcher:
         if hits:
             self._held = ""
             return buffer[: min(hits)], True
-        keep = max((self._partial_suffix(buffer, s) for s in self._stop), default=0)
+        keep = held_back(buffer, self._stop)
         self._held = buffer[len(buffer) - keep :]
         return buffer[: len(buffer) - keep], False
 
@@ -32,11 +46,3 @@ class StopMatcher:
         """Text held back when the sequence ends without completing a stop string."""
         held, self._held = self._held, ""
         return held
-
-    @staticmethod
-    def _partial_suffix(buffer: str, stop: str) -> int:
-        """Length of the longest end of `buffer` that starts `stop`."""
-        for length in range(min(len(stop) - 1, len(buffer)), 0, -1):
-            if stop.startswith(buffer[-length:]):
-                return length
-        return 0

@@ -30,6 +30,7 @@ from service.engines.base import (
     GenerationRequest,
     PromptTooLongError,
 )
+from service.engines.stopping import held_back
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,25 @@ class TensorRTLLMEngine(Engine):
             async for chunk in chunks:
                 yield chunk
 
+    def fatal_error(self) -> str | None:
+        # What upstream's own generate_async checks (llm._executor, is_shutdown()), plus
+        # the two ways a dead worker shows before anything shuts down: an error queued for
+        # the next _handle_background_error, and a finished MPI worker future.
+        llm = self._llm
+        if llm is None:
+            return None  # not loaded yet, or shut down by us: nothing has died
+        executor = llm._executor
+        if executor is None:
+            return "TensorRT-LLM was shut down"
+        if executor.is_shutdown():
+            return "the TensorRT-LLM executor shut down"
+        if not executor._error_queue.empty():
+            return "the TensorRT-LLM executor reported a fatal error"
+        # Only the multi-process proxy has MPI workers; the in-process worker has none.
+        if any(future.done() for future in getattr(executor, "mpi_futures", ())):
+            return "a TensorRT-LLM worker process exited"
+        return None
+
     async def shutdown(self) -> None:
         llm, self._llm = self._llm, None
         if llm is not None:
@@ -307,17 +327,6 @@ def finish_reason(upstream: str | None) -> FinishReason:
         logger.warning("unknown TensorRT-LLM finish_reason %r, reporting 'stop'", upstream)
         return "stop"
     return reason
-
-
-def held_back(text: str, stops: Sequence[str]) -> int:
-    """Length of the longest tail of `text` that is a proper prefix of a stop string."""
-    longest = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), longest, -1):
-            if text.endswith(stop[:size]):
-                longest = size
-                break
-    return longest
 
 
 def prompt_token_limit(args: Any) -> int | None:

@@ -28,7 +28,8 @@ from service.engines.base import (
     GenerationRequest,
     PromptTooLongError,
 )
-from service.engines.tensorrt_llm import TensorRTLLMEngine, finish_reason, held_back
+from service.engines.stopping import held_back
+from service.engines.tensorrt_llm import TensorRTLLMEngine, finish_reason
 
 FAKE_DIR = Path(__file__).parent / "fake_tensorrt_llm"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,11 @@ UPSTREAM_SIGNATURES: dict[str, dict[str, Any]] = {
     },
     "LLM.shutdown": {
         "source": "tensorrt_llm/llmapi/llm.py @ 4c05a74891e4df8066f08ed4ce14b0972abe4e25",
+        "params": ["self"],
+    },
+    "GenerationExecutor.is_shutdown": {
+        # What LLM.generate_async asks before refusing with "LLM is shutting down".
+        "source": "tensorrt_llm/executor/executor.py @ ed53795b33fc139493f762a1c6c53f691cf52d38",
         "params": ["self"],
     },
     "SamplingParams": {
@@ -182,6 +188,13 @@ UPSTREAM_OUTPUT_ATTRIBUTES = {
     "RequestOutput": ("outputs", "finished", "abort", "__aiter__", "__anext__"),
     "CompletionOutput": ("text", "token_ids", "finish_reason"),
 }
+
+# What the engine's fatal_error() reads: the LLM's private `_executor` (None after
+# LLM.shutdown(); llm.py @ 4c05a748), the executor's `_error_queue` of background errors
+# (executor.py @ ed53795b) and the proxy's `mpi_futures`, one per worker (proxy.py @
+# b93e14ca093e446615f3009cae6ca5a33c4f2f56).
+UPSTREAM_LLM_INSTANCE_ATTRIBUTES = ("_executor",)
+UPSTREAM_EXECUTOR_INSTANCE_ATTRIBUTES = ("_error_queue", "doing_shutdown", "mpi_futures")
 
 REPLY = "the quick brown fox jumps over the lazy dog"
 CHAT_TEMPLATE = (
@@ -327,6 +340,17 @@ def test_fake_exports_the_upstream_import_paths(fake: ModuleType) -> None:
         cls = getattr(fake.llmapi, cls_name)
         missing = [a for a in attributes if not hasattr(cls, a)]
         assert not missing, f"fake {cls_name} lacks {missing}"
+
+
+def test_fake_llm_has_the_executor_state_upstream_has(fake: ModuleType, model_dir: Path) -> None:
+    llm = fake.LLM(str(model_dir))
+    assert [a for a in UPSTREAM_LLM_INSTANCE_ATTRIBUTES if not hasattr(llm, a)] == []
+    executor = llm._executor
+    missing = [a for a in UPSTREAM_EXECUTOR_INSTANCE_ATTRIBUTES if not hasattr(executor, a)]
+    assert missing == [], f"fake executor lacks {missing}"
+    assert executor._error_queue.empty() and not executor.is_shutdown()
+    llm.shutdown()
+    assert llm._executor is None
 
 
 def test_fake_rejects_what_upstream_rejects(fake: ModuleType, model_dir: Path) -> None:
@@ -693,6 +717,85 @@ async def test_requests_after_upstream_shutdown_are_refused(
     engine._llm.shutdown()  # e.g. upstream's own atexit or error handler shut it down
     with pytest.raises(EngineError, match="not accepting requests"):
         await collect(engine, request())
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+async def test_a_serving_engine_has_no_fatal_error(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    assert engine.fatal_error() is None  # not loaded yet: loading is not dying
+    await engine.load()
+    await collect(engine, request())
+    fake.llmapi.BEHAVIOUR.fail_after_steps = 1
+    with pytest.raises(EngineError):
+        await collect(engine, request())
+    assert engine.fatal_error() is None  # one request's error leaves the executor up
+    await engine.shutdown()
+    assert engine.fatal_error() is None  # our own shutdown is not a death
+
+
+async def test_executor_error_mid_stream_is_fatal(fake: ModuleType, model_dir: Path) -> None:
+    fake.llmapi.BEHAVIOUR.fatal_after_steps = 2
+    engine = engine_for(model_dir)
+    await engine.load()
+    with pytest.raises(EngineError, match=r"^the engine failed while generating$"):
+        await collect(engine, request())
+    assert engine.fatal_error() == "the TensorRT-LLM executor shut down"
+    with pytest.raises(EngineError, match="not accepting requests"):
+        await collect(engine, request())
+    await engine.shutdown()
+
+
+async def test_dead_worker_is_fatal_before_any_request_notices(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir, tensor_parallel_size=2)
+    await engine.load()
+    executor = engine._llm._executor
+    executor.worker_died(RuntimeError("rank 1 killed"), rank=1)
+    assert engine.fatal_error() == "the TensorRT-LLM executor reported a fatal error"
+    # The next request makes upstream raise the queued error and shut down.
+    with pytest.raises(EngineError, match="not accepting requests"):
+        await collect(engine, request())
+    assert executor.is_shutdown()
+    await engine.shutdown()
+
+
+async def test_worker_that_exited_without_an_error_is_fatal(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    engine._llm._executor.mpi_futures[0].set_result(None)
+    assert engine.fatal_error() == "a TensorRT-LLM worker process exited"
+    await engine.shutdown()
+
+
+async def test_upstream_shutdown_is_fatal(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    engine._llm.shutdown()  # upstream's atexit or exception handler
+    assert engine.fatal_error() == "TensorRT-LLM was shut down"
+    await engine.shutdown()
+
+
+def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.service.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        assert client.get("/health/live").status_code == 200
+        app.state.runtime.engine._llm._executor.worker_died(RuntimeError("NCCL error"))
+        reason = "engine stopped serving: the TensorRT-LLM executor reported a fatal error"
+        live = client.get("/health/live")
+        assert (live.status_code, live.json()) == (503, {"status": "failed", "reason": reason})
+        ready = client.get("/health/ready")
+        assert (ready.status_code, ready.json()["reason"]) == (503, reason)
 
 
 async def test_engine_is_unusable_before_load(model_dir: Path) -> None:

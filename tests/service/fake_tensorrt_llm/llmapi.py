@@ -2,14 +2,16 @@
 
 Upstream sources imitated (see docs/tensorrt-llm-api.md for commits):
 tensorrt_llm/llmapi/llm.py, llmapi/llm_args.py, llmapi/tokenizer.py,
-executor/result.py, executor/proxy.py.
+executor/result.py, executor/executor.py, executor/proxy.py, executor/utils.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -126,8 +128,10 @@ class Behaviour:
     gpu_count: int = 8
     # The context window upstream derives from the checkpoint when max_seq_len is unset.
     max_seq_len: int | None = None
-    # Raise this from the result stream after this many steps (None: never).
+    # A per-request error after this many steps: that request fails, the executor lives.
     fail_after_steps: int | None = None
+    # A background (fatal) error after this many steps: the executor shuts itself down.
+    fatal_after_steps: int | None = None
 
 
 BEHAVIOUR = Behaviour()
@@ -185,17 +189,63 @@ class _Response:
     new_token_ids: list[int]
     is_final: bool
     finish_reason: str | None = None
-    error: Exception | None = None
+    # A string is a per-request error; an exception is a background (fatal) one.
+    error: Exception | str | None = None
 
 
-class _Executor:
-    """Engine-side state: running requests, abort requests, shutdown."""
+class RequestError(RuntimeError):
+    """executor/utils.py: one request failed; the executor carries on."""
 
-    def __init__(self) -> None:
+
+class GenerationExecutor:
+    """The multi-process executor (proxy.py): MPI workers, abort, background errors.
+
+    Upstream's is private to the LLM (`llm._executor`); the error handling follows
+    GenerationExecutor._handle_background_error and the proxy's mpi_done_callback.
+    """
+
+    def __init__(self, world_size: int) -> None:
         self.running: set[int] = set()
         self.cancel_requested: set[int] = set()
         self.abort_calls: list[int] = []
-        self.shut_down = False
+        self.doing_shutdown = False
+        # Errors from the dispatch threads and dead MPI workers, raised (and fatal) at
+        # the next _handle_background_error on the main thread.
+        self._error_queue: queue.Queue[BaseException] = queue.Queue()
+        self.mpi_futures: list[Future[None]] = [Future() for _ in range(world_size)]
+        for future in self.mpi_futures:
+            future.add_done_callback(self._mpi_done)
+
+    def _mpi_done(self, future: Future[None]) -> None:
+        if future.exception() is not None:
+            self._error_queue.put_nowait(future.exception())
+
+    def worker_died(self, error: BaseException, rank: int = 0) -> None:
+        """Fake only: MPI worker `rank` ends with `error` (a crash, an OOM kill)."""
+        self.mpi_futures[rank].set_exception(error)
+
+    def is_shutdown(self) -> bool:
+        return self.doing_shutdown
+
+    def shutdown(self) -> None:
+        self.doing_shutdown = True
+        # pre_shutdown aborts every request still running; then the workers exit.
+        self.cancel_requested.update(self.running)
+        for future in self.mpi_futures:
+            if not future.done():
+                future.set_result(None)
+
+    def _handle_background_error(self, error: Exception | str | None = None) -> None:
+        if error is not None:
+            if isinstance(error, str):
+                raise RequestError(error)
+            if not isinstance(error, RequestError):
+                self.shutdown()
+            raise error
+        if not self._error_queue.empty():
+            queued = self._error_queue.get()
+            self.shutdown()
+            raise queued
 
     def abort_request(self, request_id: int) -> None:
         # Upstream only queues a CancellingRequest; the worker finishes the request later.
@@ -213,7 +263,7 @@ class RequestOutput:
         prompt_token_ids: list[int],
         sampling_params: SamplingParams,
         tokenizer: TransformersTokenizer,
-        executor: _Executor,
+        executor: GenerationExecutor,
         streaming: bool,
     ) -> None:
         self.request_id = request_id
@@ -254,8 +304,10 @@ class RequestOutput:
             raise StopAsyncIteration
         response = await self._queue.get()
         if response.error is not None:
-            raise response.error
+            self._executor._handle_background_error(response.error)
         self._handle_response(response)
+        # Upstream checks for background errors after every response.
+        self._executor._handle_background_error()
         return self
 
     async def aresult(self) -> RequestOutput:
@@ -351,7 +403,7 @@ class LLM:
             self._tokenizer = TransformersTokenizer(
                 AutoTokenizer.from_pretrained(str(tokenizer or model))
             )
-        self._executor: _Executor | None = _Executor()
+        self._executor: GenerationExecutor | None = GenerationExecutor(tensor_parallel_size)
         self._last_executor = self._executor
 
     @property
@@ -359,7 +411,7 @@ class LLM:
         return self._tokenizer
 
     @property
-    def executor(self) -> _Executor:
+    def executor(self) -> GenerationExecutor:
         """The fake's engine-side state (upstream's is private and on the GPU)."""
         return self._last_executor
 
@@ -376,8 +428,10 @@ class LLM:
         scheduling_params: Any = None,
         cache_salt: str | None = None,
     ) -> RequestOutput:
-        if self._executor is None or self._executor.shut_down:
+        if self._executor is None or self._executor.is_shutdown():
             raise RuntimeError("LLM is shutting down")
+        # The proxy's submit() raises a queued background error (and shuts down).
+        self._executor._handle_background_error()
         if sampling_params is None:
             sampling_params = SamplingParams()
         if not isinstance(sampling_params, SamplingParams):
@@ -438,8 +492,12 @@ class LLM:
                 await asyncio.sleep(BEHAVIOUR.step_seconds)
                 if BEHAVIOUR.fail_after_steps is not None and step >= BEHAVIOUR.fail_after_steps:
                     output._queue.put_nowait(
-                        _Response([], True, error=RuntimeError("Encountered an error in forward"))
+                        _Response([], True, error="Encountered an error in forward")
                     )
+                    return
+                if BEHAVIOUR.fatal_after_steps is not None and step >= BEHAVIOUR.fatal_after_steps:
+                    fatal = RuntimeError("Executor worker returned error")
+                    output._queue.put_nowait(_Response([], True, error=fatal))
                     return
                 if output.request_id in executor.cancel_requested:
                     output._queue.put_nowait(_Response(pending, True, "cancelled"))
@@ -461,5 +519,5 @@ class LLM:
     def shutdown(self) -> None:
         self.shutdown_calls += 1
         if self._executor is not None:
-            self._executor.shut_down = True
+            self._executor.shutdown()
             self._executor = None
