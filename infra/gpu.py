@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import StackConfig
+from infra.helm import release_status
 from infra.namespace import pod_security_labels
 
 DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
@@ -72,7 +73,5 @@ class GpuDevicePlugin(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.release_status = release.status.apply(
-            lambda status: status.status if status else "unknown"
-        )
+        self.release_status = release_status(release)
         self.register_outputs({"releaseStatus": self.release_status})

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from infra.chart import chart_default, chart_path_for_helm
 from infra.config import StackConfig
+from infra.helm import release_status
 from infra.image import parse_image_ref
 from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
 
@@ -184,9 +185,7 @@ class ServerRelease(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.release_name = release.name.apply(lambda value: value or config.release_name)
-        self.release_status = release.status.apply(
-            lambda status: status.status if status else "unknown"
-        )
+        self.release_status = release_status(release)
         self.register_outputs(
             {"releaseName": self.release_name, "releaseStatus": self.release_status}
         )
