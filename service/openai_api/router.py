@@ -15,10 +15,10 @@ from service.openai_api.protocol import (
     ModelList,
 )
 from service.openai_api.serving import OpenAIServing
-from service.request_scope import run_for_client
+from service.request_scope import JsonBodyRoute, run_for_client
 from service.streaming import STREAM_RESPONSE
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=JsonBodyRoute)
 
 
 def _serving(request: Request) -> OpenAIServing:

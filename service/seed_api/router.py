@@ -7,12 +7,12 @@ from starlette.responses import Response
 
 from service.errors import ERROR_RESPONSES
 from service.logs import request_id_var
-from service.request_scope import run_for_client
+from service.request_scope import JsonBodyRoute, run_for_client
 from service.seed_api.protocol import GenerateRequest, GenerateResponse
 from service.seed_api.serving import GenerateServing
 from service.streaming import STREAM_RESPONSE
 
-router = APIRouter(tags=["seed"])
+router = APIRouter(tags=["seed"], route_class=JsonBodyRoute)
 
 
 @router.post(
