@@ -1,22 +1,33 @@
 """Hugging Face transformers on CPU or CUDA: dev machines and GPU-less clusters.
 
-Each sequence runs a manual decode loop (prefill, then one token per forward pass
-with the KV cache) in a worker thread, so the event loop never waits on torch. The
-loop samples with a per-request `torch.Generator` (a seed gives the same text even
-with other requests running), checks an abort flag between tokens (client
-disconnect, stop string) and decodes text in the thread too. At most
-`max_batch_size` sequences run at once; the rest wait for a thread.
+One decode thread runs every sequence (continuous batching): it prefills each new
+request on its own, merges it into the running batch (left-padded KV cache, attention
+mask, per-row positions) and then advances all rows with one forward pass per step,
+admitting waiting requests between steps. On a GPU one batched forward costs about
+what one sequence's forward costs, so concurrent requests share each step instead of
+queueing for the GIL and the GPU in a thread each.
 
-Worker threads are daemons: a model still loading or a sequence still decoding
-must not keep the process alive after the server has shut down.
+Per step the thread does one device-to-host sync (the sampled tokens of all rows),
+detokenizes each row incrementally (a few tokens, not the whole text) and hands the
+results to the event loop with one `call_soon_threadsafe` per loop. Each request
+samples with its own `torch.Generator`, so a seed repeats its text; a row's logits can
+differ in the last bits when other rows share its batch, as in other batching engines.
+Requests beyond `max_batch_size` wait in the thread's queue; a cancelled request
+leaves the batch at the next step.
+
+Threads are daemons: a model still loading or a batch still decoding must not keep
+the process alive after the server has shut down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.engines.base import (
@@ -36,15 +47,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("service.engines.transformers")
 
-# Sequences decoded at once when MAX_BATCH_SIZE is unset; each is a thread doing
-# its own forward passes, so more mostly adds contention on CPU.
-DEFAULT_CONCURRENT_SEQUENCES = 4
+# Sequences in one batch when MAX_BATCH_SIZE is unset. On a GPU a wider batch costs
+# little more per step; on a CPU each row adds real work, so fewer run at once there.
+DEFAULT_BATCH_SIZE = {"cuda": 32, "cpu": 8}
 # Context length when the model config does not say.
 FALLBACK_CONTEXT_TOKENS = 2048
 
 T = TypeVar("T")
 
-# What the decode thread sends to the event loop: (text delta, tokens, finish) or an error.
+# What the decode thread sends a request: (text delta, tokens, finish) or an error.
 _Item = tuple[str, int, FinishReason | None] | BaseException
 
 
@@ -68,7 +79,7 @@ def run_in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
         else:
             _call_soon(loop, settle, result, None)
 
-    threading.Thread(target=target, daemon=True, name="transformers-worker").start()
+    threading.Thread(target=target, daemon=True, name="transformers-load").start()
     return future
 
 
@@ -79,6 +90,318 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
     except RuntimeError:
         return False
     return True
+
+
+class _TextDelta:
+    """Incremental detokenization: each token costs two decodes of a few tokens, not one
+    of the whole text. Decoding from a window that starts a token or more back keeps
+    what depends on context (leading spaces, characters split across tokens) right."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._prefix = 0  # window start
+        self._read = 0  # tokens already turned into text
+
+    def add(self, token: int, last: bool) -> str:
+        self._ids.append(token)
+        decode = self._tokenizer.decode
+        before = decode(self._ids[self._prefix : self._read], skip_special_tokens=True)
+        after = decode(self._ids[self._prefix :], skip_special_tokens=True)
+        # A multi-byte character split across tokens decodes to U+FFFD until whole.
+        if after.endswith("\ufffd") and not last:
+            return ""
+        self._prefix, self._read = self._read, len(self._ids)
+        return after[len(before) :]
+
+
+@dataclass(eq=False)
+class _Sequence:
+    """One request inside the decode thread; `aborted` is set from the event loop."""
+
+    prompt_ids: list[int]
+    budget: int
+    temperature: float
+    top_p: float
+    seed: int | None
+    loop: asyncio.AbstractEventLoop
+    deliver: Callable[[_Item], None]
+    text: _TextDelta
+    generated: int = 0
+    aborted: bool = False
+    generator: Any = None
+
+
+@dataclass
+class _Batch:
+    """The running rows around one left-padded KV cache.
+
+    Row i's real tokens are the last `lengths[i]` columns of the cache; the columns
+    left of them are padding that the attention mask hides. Per-row tensors stay on
+    the device so a step copies nothing from the host.
+    """
+
+    rows: list[_Sequence] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)  # host copy of the positions
+    cache: Any = None  # a DynamicCache: [rows, heads, columns, dim] per layer
+    # "tokens" [rows] (the next input), "positions", "temperature", "top_p" [rows, 1]
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> int:
+        return max(self.lengths, default=0)
+
+
+class _DecodeWorker:
+    """The thread that owns the model's forward passes."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, max_batch: int) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self._device = device
+        self._max_batch = max_batch
+        self._eos = _eos_ids(model, tokenizer)
+        parameters = inspect.signature(model.forward).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        # Computing logits only for the last position saves a [prompt, vocab] matmul.
+        self._last_logits_only = takes_any or "logits_to_keep" in parameters
+        self._mask_style = _mask_style(model)
+        self._condition = threading.Condition()
+        self._waiting: deque[_Sequence] = deque()
+        self._batch = _Batch()
+        self._closed = False
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[_Sequence, _Item]]] = {}
+        self.crashed: str | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="transformers-decode")
+        self._thread.start()
+
+    def submit(self, sequence: _Sequence) -> None:
+        with self._condition:
+            if self._closed:
+                raise EngineError("the engine is shutting down")
+            self._waiting.append(sequence)
+            self._condition.notify()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+
+    @property
+    def sequences(self) -> int:
+        """Requests waiting or running (the thread drops aborted ones at its next step)."""
+        with self._condition:
+            return len(self._waiting) + len(self._batch.rows)
+
+    def _run(self) -> None:
+        import torch
+
+        try:
+            with torch.inference_mode():
+                while self._next_round():
+                    pass
+        except BaseException as error:  # the thread must report, not vanish
+            logger.exception("decode thread failed")
+            self.crashed = f"decode thread failed: {error!r}"
+            raise
+        finally:
+            self._abort_everything()
+
+    def _next_round(self) -> bool:
+        """Admit waiting requests, advance the batch one token; False once closed."""
+        with self._condition:
+            while not self._closed and not self._waiting and not self._batch.rows:
+                self._condition.wait()
+            if self._closed:
+                return False
+            room = self._max_batch - len(self._batch.rows)
+            admitted = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+        for sequence in admitted:
+            if not sequence.aborted:
+                self._admit(sequence)
+        if self._batch.rows:
+            try:
+                self._step()
+            except Exception as error:
+                # One bad step fails the rows it carried; the thread keeps serving.
+                for row in self._batch.rows:
+                    self._send(row, error)
+                self._batch = _Batch()
+        self._flush()
+        return True
+
+    def _admit(self, sequence: _Sequence) -> None:
+        """Prefill one request alone, sample its first token, add it to the batch."""
+        import torch
+        from transformers import DynamicCache
+
+        device, length = self._device, len(sequence.prompt_ids)
+        try:
+            sequence.generator = torch.Generator(device=device)
+            if sequence.seed is not None:
+                sequence.generator.manual_seed(sequence.seed)
+            else:
+                sequence.generator.seed()
+            state = {
+                "positions": torch.tensor([[length]], device=device),
+                "temperature": torch.tensor([[float(sequence.temperature)]], device=device),
+                "top_p": torch.tensor([[float(sequence.top_p)]], device=device),
+            }
+            ids = torch.tensor([sequence.prompt_ids], device=device)
+            extra = {"logits_to_keep": 1} if self._last_logits_only else {}
+            output = self._model(
+                input_ids=ids, past_key_values=DynamicCache(), use_cache=True, **extra
+            )
+            state["tokens"] = _sample(output.logits[:, -1], [sequence], state)
+            (token,) = state["tokens"].tolist()
+        except Exception as error:
+            self._send(sequence, error)
+            return
+        if not self._finished(sequence, token):
+            self._merge(sequence, output.past_key_values, length, state)
+
+    def _merge(self, row: _Sequence, cache: Any, length: int, state: dict[str, Any]) -> None:
+        """Append one prefilled row, padding whichever side is shorter on the left."""
+        import torch
+        from torch.nn.functional import pad
+        from transformers import DynamicCache
+
+        batch = self._batch
+        columns = batch.columns
+        batch.rows.append(row)
+        batch.lengths.append(length)
+        if batch.cache is None:
+            batch.cache, batch.state = cache, state
+            return
+        width = max(columns, length)
+
+        def widen(tensor: Any, have: int) -> Any:
+            return pad(tensor, (0, 0, width - have, 0)) if width > have else tensor
+
+        layers = zip(batch.cache.to_legacy_cache(), cache.to_legacy_cache(), strict=True)
+        batch.cache = DynamicCache.from_legacy_cache(
+            tuple(
+                (
+                    torch.cat([widen(keys, columns), widen(new_keys, length)]),
+                    torch.cat([widen(values, columns), widen(new_values, length)]),
+                )
+                for (keys, values), (new_keys, new_values) in layers
+            )
+        )
+        batch.state = {key: torch.cat([batch.state[key], state[key]]) for key in batch.state}
+
+    def _step(self) -> None:
+        """One forward pass for every row, one token sampled for each."""
+        import torch
+
+        batch = self._batch
+        self._drop([row for row in batch.rows if row.aborted])
+        if not batch.rows:
+            return
+        columns, state = batch.columns, batch.state
+        output = self._model(
+            input_ids=state["tokens"].unsqueeze(1),
+            attention_mask=self._attention_mask(batch),
+            position_ids=state["positions"],
+            past_key_values=batch.cache,
+            cache_position=torch.arange(columns, columns + 1, device=self._device),
+            use_cache=True,
+        )
+        batch.cache = output.past_key_values
+        batch.lengths = [length + 1 for length in batch.lengths]
+        state["positions"] = state["positions"] + 1
+        state["tokens"] = _sample(output.logits[:, -1], batch.rows, state)
+        # The step's one device-to-host sync.
+        tokens = state["tokens"].tolist()
+        done = [
+            row for row, token in zip(batch.rows, tokens, strict=True) if self._finished(row, token)
+        ]
+        self._drop(done)
+
+    def _attention_mask(self, batch: _Batch) -> Any:
+        """The mask for this step's query, or None when no row has padding.
+
+        Built here from the row lengths: transformers' generic builder syncs with the
+        device and runs a vmap in Python on every call.
+        """
+        import torch
+
+        width = batch.columns + 1
+        if all(length == batch.columns for length in batch.lengths):
+            return None
+        # The new token lands at column `width - 1` of every row.
+        first_real = width - (batch.state["positions"] + 1)
+        keep = torch.arange(width, device=self._device).unsqueeze(0) >= first_real
+        if self._mask_style == "2d":
+            return keep.long()
+        keep = keep[:, None, None, :]
+        if self._mask_style == "sdpa":
+            return keep
+        # Eager attention adds the mask to the scores.
+        dtype = self._model.dtype
+        zeros = torch.zeros(keep.shape, dtype=dtype, device=self._device)
+        return zeros.masked_fill(~keep, torch.finfo(dtype).min)
+
+    def _finished(self, row: _Sequence, token: int) -> bool:
+        """Deliver a sampled token; True when the row is done."""
+        if token in self._eos:
+            self._send(row, ("", 0, "stop"))
+            return True
+        row.generated += 1
+        last = row.generated >= row.budget
+        self._send(row, (row.text.add(token, last), 1, "length" if last else None))
+        return last or row.aborted
+
+    def _drop(self, gone: list[_Sequence]) -> None:
+        """Remove finished rows and the padding columns no remaining row needs."""
+        if not gone:
+            return
+        import torch
+        from transformers import DynamicCache
+
+        batch = self._batch
+        keep = [i for i, row in enumerate(batch.rows) if row not in gone]
+        if not keep:
+            self._batch = _Batch()
+            return
+        start = batch.columns - max(batch.lengths[i] for i in keep)
+        index = torch.tensor(keep, device=self._device)
+        batch.cache = DynamicCache.from_legacy_cache(
+            tuple(
+                (keys[index, :, start:], values[index, :, start:])
+                for keys, values in batch.cache.to_legacy_cache()
+            )
+        )
+        batch.state = {key: tensor[index] for key, tensor in batch.state.items()}
+        batch.rows = [batch.rows[i] for i in keep]
+        batch.lengths = [batch.lengths[i] for i in keep]
+
+    def _send(self, row: _Sequence, item: _Item) -> None:
+        self._outbox.setdefault(row.loop, []).append((row, item))
+
+    def _flush(self) -> None:
+        """One wake-up per event loop per step, however many rows it carries."""
+        outbox, self._outbox = self._outbox, {}
+        for loop, items in outbox.items():
+            if not _call_soon(loop, _deliver_all, items):
+                for row, _ in items:
+                    row.aborted = True  # the loop is gone; nobody is listening
+
+    def _abort_everything(self) -> None:
+        with self._condition:
+            self._closed = True
+            left = list(self._waiting) + self._batch.rows
+            self._waiting.clear()
+            self._batch = _Batch()
+        for row in left:
+            self._send(row, ("", 0, "abort"))
+        self._flush()
+
+
+def _deliver_all(items: list[tuple[_Sequence, _Item]]) -> None:
+    for row, item in items:
+        if not row.aborted:
+            row.deliver(item)
 
 
 class TransformersEngine(Engine):
@@ -92,13 +415,13 @@ class TransformersEngine(Engine):
     ) -> None:
         self._model_path = model_path
         self._trust_remote_code = trust_remote_code
-        self._slots = asyncio.Semaphore(max_batch_size or DEFAULT_CONCURRENT_SEQUENCES)
+        self._max_batch_size = max_batch_size
         self._max_num_tokens = max_num_tokens
         self._model: Any = None
         self._tokenizer: Any = None
+        self._worker: _DecodeWorker | None = None
         self._device = "cpu"
         self._max_context_tokens = FALLBACK_CONTEXT_TOKENS
-        self._stop_flags: set[threading.Event] = set()
 
     async def load(self) -> EngineInfo:
         self._tokenizer, self._model, self._device = await run_in_daemon_thread(self._load)
@@ -107,6 +430,8 @@ class TransformersEngine(Engine):
         if self._max_num_tokens:
             context = min(context, self._max_num_tokens)
         self._max_context_tokens = context
+        max_batch = self._max_batch_size or DEFAULT_BATCH_SIZE[self._device]
+        self._worker = _DecodeWorker(self._model, self._tokenizer, self._device, max_batch)
         return EngineInfo(
             model_name=self._model_path,
             max_context_tokens=context,
@@ -130,6 +455,14 @@ class TransformersEngine(Engine):
         model.to(device).eval()
         return tokenizer, model, device
 
+    @property
+    def sequences_in_flight(self) -> int:
+        """Requests the decode thread holds, waiting or running."""
+        return self._worker.sequences if self._worker else 0
+
+    def fatal_error(self) -> str | None:
+        return self._worker.crashed if self._worker else None
+
     def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
         if self._tokenizer is None or not getattr(self._tokenizer, "chat_template", None):
             raise EngineError("this model has no chat template; use /v1/completions")
@@ -141,8 +474,9 @@ class TransformersEngine(Engine):
         return rendered
 
     async def shutdown(self) -> None:
-        for flag in list(self._stop_flags):
-            flag.set()
+        if self._worker is not None:
+            self._worker.close()
+        self._worker = None
         self._model = None
         self._tokenizer = None
 
@@ -159,104 +493,44 @@ class TransformersEngine(Engine):
         return ids
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        if self._model is None:
+        worker = self._worker
+        if worker is None or self._model is None:
             raise EngineError("model is not loaded")
         prompt_ids = self._prompt_ids(request.prompt)
         prompt_tokens = len(prompt_ids)
         if prompt_tokens >= self._max_context_tokens:
             raise PromptTooLongError(prompt_tokens, self._max_context_tokens - 1)
-        budget = min(request.max_tokens, self._max_context_tokens - prompt_tokens)
-        loop = asyncio.get_running_loop()
         items: asyncio.Queue[_Item] = asyncio.Queue()
-        stop_flag = threading.Event()
+        sequence = _Sequence(
+            prompt_ids=prompt_ids,
+            budget=min(request.max_tokens, self._max_context_tokens - prompt_tokens),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            loop=asyncio.get_running_loop(),
+            deliver=items.put_nowait,
+            text=_TextDelta(self._tokenizer),
+        )
         stop = StopMatcher(request.stop)
-
-        def emit(item: _Item) -> bool:
-            return not stop_flag.is_set() and _call_soon(loop, items.put_nowait, item)
-
-        async with self._slots:
-            self._stop_flags.add(stop_flag)
-            run_in_daemon_thread(lambda: self._decode(prompt_ids, budget, request, stop_flag, emit))
-            try:
-                while True:
-                    item = await items.get()
-                    if isinstance(item, BaseException):
-                        logger.error("decode failed", exc_info=item)
-                        raise EngineError("generation failed inside the model")
-                    text, tokens, finish = item
-                    text, stopped = stop.feed(text)
-                    if stopped:
-                        yield GenerationChunk(text, tokens, prompt_tokens, "stop")
-                        return
-                    if finish is not None:
-                        yield GenerationChunk(text + stop.flush(), tokens, prompt_tokens, finish)
-                        return
-                    yield GenerationChunk(text, tokens, prompt_tokens)
-            finally:
-                # Ends the decode loop at its next token if it is still running.
-                stop_flag.set()
-                self._stop_flags.discard(stop_flag)
-
-    def _decode(
-        self,
-        prompt_ids: list[int],
-        budget: int,
-        request: GenerationRequest,
-        stop_flag: threading.Event,
-        emit: Callable[[_Item], bool],
-    ) -> None:
-        """The worker thread: prefill, then sample token by token until done or told to stop."""
+        worker.submit(sequence)
         try:
-            self._decode_loop(prompt_ids, budget, request, stop_flag, emit)
-        except Exception as error:
-            emit(error)
-
-    def _decode_loop(
-        self,
-        prompt_ids: list[int],
-        budget: int,
-        request: GenerationRequest,
-        stop_flag: threading.Event,
-        emit: Callable[[_Item], bool],
-    ) -> None:
-        import torch
-
-        model, tokenizer, device = self._model, self._tokenizer, self._device
-        if model is None:
-            return
-        eos_ids = _eos_ids(model, tokenizer)
-        generator = torch.Generator(device=device)
-        if request.seed is not None:
-            generator.manual_seed(request.seed)
-        else:
-            generator.seed()
-        generated: list[int] = []
-        sent_text = ""
-        past: Any = None
-        inputs = torch.tensor([prompt_ids], device=device)
-        with torch.inference_mode():
-            for step in range(budget):
-                if stop_flag.is_set():
+            while True:
+                item = await items.get()
+                if isinstance(item, BaseException):
+                    logger.error("decode failed", exc_info=item)
+                    raise EngineError("generation failed inside the model")
+                text, tokens, finish = item
+                text, stopped = stop.feed(text)
+                if stopped:
+                    yield GenerationChunk(text, tokens, prompt_tokens, "stop")
                     return
-                output = model(input_ids=inputs, past_key_values=past, use_cache=True)
-                past = output.past_key_values
-                token = _sample(
-                    output.logits[0, -1].float(), request.temperature, request.top_p, generator
-                )
-                if token in eos_ids:
-                    emit(("", 0, "stop"))
+                if finish is not None:
+                    yield GenerationChunk(text + stop.flush(), tokens, prompt_tokens, finish)
                     return
-                generated.append(token)
-                text = tokenizer.decode(generated, skip_special_tokens=True)
-                last = step == budget - 1
-                # A multi-byte character split across tokens decodes to U+FFFD until whole.
-                if text.endswith("\ufffd") and not last:
-                    delta = ""
-                else:
-                    delta, sent_text = text[len(sent_text) :], text
-                if not emit((delta, 1, "length" if last else None)):
-                    return
-                inputs = torch.tensor([[token]], device=device)
+                yield GenerationChunk(text, tokens, prompt_tokens)
+        finally:
+            # The decode thread drops the row at its next step if it is still running.
+            sequence.aborted = True
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -268,19 +542,42 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids if isinstance(ids, list) else [ids])
 
 
-def _sample(
-    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator
-) -> int:
+def _mask_style(model: Any) -> str:
+    """How a step passes a padding mask: a ready 4D mask ("sdpa", "eager") skips
+    transformers' slow builder, but only full attention can use one; other models get
+    the 2D mask and transformers builds the rest ("2d")."""
+    config = model.config
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    windowed = (
+        getattr(text, "sliding_window", None)
+        or getattr(text, "attention_chunk_size", None)
+        or any(kind != "full_attention" for kind in getattr(text, "layer_types", None) or ())
+    )
+    implementation = getattr(config, "_attn_implementation", None)
+    return implementation if implementation in ("sdpa", "eager") and not windowed else "2d"
+
+
+def _sample(logits: torch.Tensor, rows: Sequence[_Sequence], state: dict[str, Any]) -> torch.Tensor:
+    """One token per row of `logits` ([rows, vocab]), each row by its own settings."""
     import torch
 
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        # Keep the smallest set of tokens whose probability reaches top_p.
-        outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs > top_p
-        sorted_probs[outside] = 0
-        choice = torch.multinomial(sorted_probs / sorted_probs.sum(), 1, generator=generator)
-        return int(order[choice])
-    return int(torch.multinomial(probs, 1, generator=generator))
+    if all(row.temperature <= 0 for row in rows):
+        return torch.argmax(logits, dim=-1)
+    logits = logits.float()
+    greedy = torch.argmax(logits, dim=-1)
+    # Greedy rows' scaling is irrelevant (they take the argmax) but must not divide by 0.
+    probs = torch.softmax(logits / state["temperature"].clamp(min=1e-5), dim=-1)
+    if any(row.top_p < 1 for row in rows):
+        # Keep each row's smallest set of tokens whose probability reaches its top_p.
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs > state["top_p"]
+        # top_p = 1 keeps everything, whatever the rounding of the sum.
+        outside &= state["top_p"] < 1
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs.masked_fill(outside, 0))
+    picks = [
+        greedy[i : i + 1]
+        if row.temperature <= 0
+        else torch.multinomial(probs[i], 1, generator=row.generator)
+        for i, row in enumerate(rows)
+    ]
+    return torch.cat(picks)

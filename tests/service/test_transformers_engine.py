@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from service.engines.base import GenerationRequest
 from service.engines.transformers_engine import TransformersEngine
 from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
 from tests.service.sse import sse_json
@@ -102,7 +104,7 @@ def test_disconnect_stops_the_decode_thread(server: ThreadServer) -> None:
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
     assert wait_until(lambda: server.runtime.admission.in_flight == 0)
-    assert wait_until(lambda: not engine._stop_flags)
+    assert wait_until(lambda: engine.sequences_in_flight == 0)
 
 
 def test_model_loads_in_the_background(model_dir: Path) -> None:
@@ -112,3 +114,95 @@ def test_model_loads_in_the_background(model_dir: Path) -> None:
         assert httpx.get(f"{live.base_url}/health/live").status_code == 200
         assert wait_until(lambda: live.runtime.phase == "ready", 30)
     assert time.monotonic() - started < 30
+
+
+# Engine-level: continuous batching must not change what a request generates.
+
+PROMPTS = [
+    "hello",
+    "tell me a story about the cat and the dog",
+    "one two three four five six seven eight nine ten one two three four five six seven",
+    "a",
+]
+
+
+def _request(prompt: str, max_tokens: int, **sampling: float | int) -> GenerationRequest:
+    values: dict[str, float | int] = {"temperature": 0.0, "top_p": 1.0, **sampling}
+    return GenerationRequest(
+        request_id=prompt,
+        prompt=prompt,
+        max_tokens=max_tokens,
+        temperature=float(values["temperature"]),
+        top_p=float(values["top_p"]),
+        seed=int(values["seed"]) if "seed" in values else None,
+    )
+
+
+async def _collect(
+    engine: TransformersEngine, request: GenerationRequest, delay_s: float = 0.0
+) -> tuple[str, int, str | None]:
+    await asyncio.sleep(delay_s)
+    text, tokens, finish = "", 0, None
+    async for chunk in engine.stream(request):
+        text += chunk.text
+        tokens += chunk.token_count
+        finish = chunk.finish_reason
+    return text, tokens, finish
+
+
+@pytest.fixture(scope="module")
+def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("sharp-llama"), weight_std=0.5)
+
+
+@pytest.fixture
+async def engine(sharp_model_dir: Path) -> AsyncIterator[TransformersEngine]:
+    live = TransformersEngine(model_path=str(sharp_model_dir), max_batch_size=3)
+    await live.load()
+    yield live
+    await live.shutdown()
+
+
+async def test_batched_requests_generate_what_each_generates_alone(
+    engine: TransformersEngine,
+) -> None:
+    # Different prompt lengths and budgets: rows join with padding on either side,
+    # finish at different steps and leave the batch while others run on.
+    requests = [_request(p, 6 + 5 * i) for i, p in enumerate(PROMPTS)]
+    alone = [await _collect(engine, r) for r in requests]
+    assert all(tokens > 1 for _, tokens, _ in alone), alone
+    # Staggered starts admit rows between steps; 4 requests > max_batch_size 3 queue one.
+    together = await asyncio.gather(
+        *(_collect(engine, r, delay_s=0.01 * i) for i, r in enumerate(requests))
+    )
+    assert together == alone
+    seeded = _request(PROMPTS[1], 12, temperature=1.2, top_p=0.9, seed=5)
+    first = await _collect(engine, seeded)
+    assert first == await _collect(engine, seeded)
+    assert engine.sequences_in_flight == 0
+
+
+async def test_cancelling_one_request_leaves_the_others_intact(
+    engine: TransformersEngine,
+) -> None:
+    keep = _request(PROMPTS[2], 20)
+    expected = await _collect(engine, keep)
+
+    async def abandon() -> None:
+        async for _ in engine.stream(_request(PROMPTS[1], 40)):
+            raise asyncio.CancelledError  # as a client disconnect does, mid-stream
+
+    results = await asyncio.gather(abandon(), _collect(engine, keep), return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert results[1] == expected
+    assert wait_until(lambda: engine.sequences_in_flight == 0)
+
+
+async def test_stop_string_ends_the_text_before_it(engine: TransformersEngine) -> None:
+    full, _, _ = await _collect(engine, _request(PROMPTS[1], 12))
+    words = full.split()
+    assert len(words) > 3, full
+    stop = " " + words[2]
+    cut = full[: full.index(stop)]
+    request = GenerationRequest("stop", PROMPTS[1], 12, 0.0, 1.0, stop=(stop,))
+    assert await _collect(engine, request) == (cut, len(cut.split()) + 1, "stop")
