@@ -254,11 +254,10 @@ class _DecodeWorker:
             )
             state["tokens"] = _sample(output.logits[:, -1], [sequence], state)
             (token,) = state["tokens"].tolist()
+            if not self._finished(sequence, token):
+                self._merge(sequence, output.past_key_values, length, state)
         except Exception as error:
             self._send(sequence, error)
-            return
-        if not self._finished(sequence, token):
-            self._merge(sequence, output.past_key_values, length, state)
 
     def _merge(self, row: _Sequence, cache: Any, length: int, state: dict[str, Any]) -> None:
         """Append one prefilled row, padding whichever side is shorter on the left."""
@@ -267,19 +266,18 @@ class _DecodeWorker:
         from transformers import DynamicCache
 
         batch = self._batch
-        columns = batch.columns
-        batch.rows.append(row)
-        batch.lengths.append(length)
         if batch.cache is None:
             batch.cache, batch.state = cache, state
+            batch.rows, batch.lengths = [row], [length]
             return
+        columns = batch.columns
         width = max(columns, length)
 
         def widen(tensor: Any, have: int) -> Any:
             return pad(tensor, (0, 0, width - have, 0)) if width > have else tensor
 
         layers = zip(batch.cache.to_legacy_cache(), cache.to_legacy_cache(), strict=True)
-        batch.cache = DynamicCache.from_legacy_cache(
+        merged = DynamicCache.from_legacy_cache(
             tuple(
                 (
                     torch.cat([widen(keys, columns), widen(new_keys, length)]),
@@ -288,7 +286,11 @@ class _DecodeWorker:
                 for (keys, values), (new_keys, new_values) in layers
             )
         )
-        batch.state = {key: torch.cat([batch.state[key], state[key]]) for key in batch.state}
+        merged_state = {key: torch.cat([batch.state[key], state[key]]) for key in batch.state}
+        # Only now, so a merge that fails (out of memory) leaves the batch as it was.
+        batch.cache, batch.state = merged, merged_state
+        batch.rows.append(row)
+        batch.lengths.append(length)
 
     def _step(self) -> None:
         """One forward pass for every row, one token sampled for each."""
@@ -564,7 +566,7 @@ def _sample(logits: torch.Tensor, rows: Sequence[_Sequence], state: dict[str, An
     if all(row.temperature <= 0 for row in rows):
         return torch.argmax(logits, dim=-1)
     logits = logits.float()
-    greedy = torch.argmax(logits, dim=-1)
+    greedy = torch.argmax(logits, dim=-1) if any(row.temperature <= 0 for row in rows) else None
     # Greedy rows' scaling is irrelevant (they take the argmax) but must not divide by 0.
     probs = torch.softmax(logits / state["temperature"].clamp(min=1e-5), dim=-1)
     if any(row.top_p < 1 for row in rows):
@@ -575,9 +577,9 @@ def _sample(logits: torch.Tensor, rows: Sequence[_Sequence], state: dict[str, An
         outside &= state["top_p"] < 1
         probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs.masked_fill(outside, 0))
     picks = [
-        greedy[i : i + 1]
-        if row.temperature <= 0
-        else torch.multinomial(probs[i], 1, generator=row.generator)
+        torch.multinomial(probs[i], 1, generator=row.generator)
+        if greedy is None or row.temperature > 0
+        else greedy[i : i + 1]
         for i, row in enumerate(rows)
     ]
     return torch.cat(picks)

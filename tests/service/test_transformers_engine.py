@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from service.engines.base import GenerationRequest
+from service.engines.base import EngineError, GenerationRequest
 from service.engines.transformers_engine import TransformersEngine
 from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
 from tests.service.sse import sse_json
@@ -206,3 +206,17 @@ async def test_stop_string_ends_the_text_before_it(engine: TransformersEngine) -
     cut = full[: full.index(stop)]
     request = GenerationRequest("stop", PROMPTS[1], 12, 0.0, 1.0, stop=(stop,))
     assert await _collect(engine, request) == (cut, len(cut.split()) + 1, "stop")
+
+
+async def test_a_failing_forward_fails_its_request_and_the_engine_serves_on(
+    engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(engine._model, "forward", broken)
+    with pytest.raises(EngineError, match="generation failed"):
+        await _collect(engine, _request(PROMPTS[0], 4))
+    monkeypatch.undo()
+    assert (await _collect(engine, _request(PROMPTS[0], 4)))[1] > 0
+    assert engine.fatal_error() is None
