@@ -2,7 +2,9 @@
 
 Each sequence takes a slot (at most `max_batch` at once, the rest wait in arrival
 order), produces its first token after `ttft_s` and one more every `itl_s`, measured
-against absolute deadlines so timings do not drift with event-loop jitter. Text is
+against absolute deadlines so timings do not drift with event-loop jitter, and kept by
+a clock thread (`_Clock`) precise to well under a millisecond, as a GPU engine's own
+thread would be. Text is
 a word per token from a generator seeded by the prompt (and `seed`; see
 `_sampling_key`), so a greedy or seeded request always gives the same answer.
 With zero delays it does almost no work per token: benchmarks use it to measure
@@ -12,6 +14,11 @@ what the server itself costs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
+import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -38,6 +45,76 @@ _WORDS = (
 # Without delays nothing in a sequence awaits; give the loop a turn this often so a
 # long generation cannot starve other requests.
 _YIELD_EVERY_TOKENS = 64
+
+
+# How long the clock thread idles with nothing to wake before it ends (a later
+# sleeper starts a new one), so a test's engines leave no thread behind for long.
+_CLOCK_IDLE_EXIT_S = 1.0
+
+
+class _Clock:
+    """Wakes sleepers at absolute `time.monotonic()` deadlines, from a thread.
+
+    The event loop's own timers have millisecond resolution (libuv's clock, which
+    uvloop uses, counts whole milliseconds and is read once per loop turn), so a
+    token due every 10 ms would arrive up to a millisecond late, at random: a
+    simulated engine jittering by 10% by itself, which a benchmark would then charge
+    to the server. A real engine produces tokens on its own thread and hands them to
+    the loop with call_soon_threadsafe; this clock does the same, and a thread's
+    timed wait is precise to tens of microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._changed = threading.Condition()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    async def sleep_until(self, deadline: float) -> None:
+        if deadline <= time.monotonic():
+            await asyncio.sleep(0)  # behind time: still let others run between tokens
+            return
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        with self._changed:
+            heapq.heappush(self._due, (deadline, next(self._order), loop, woken))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="simulated-clock", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+        await woken
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                if not self._due:
+                    if not self._changed.wait(_CLOCK_IDLE_EXIT_S) and not self._due:
+                        self._thread = None
+                        return
+                    continue
+                now = time.monotonic()
+                if self._due[0][0] > now:
+                    self._changed.wait(self._due[0][0] - now)
+                    continue
+                ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+                while self._due and self._due[0][0] <= now:
+                    _, _, loop, woken = heapq.heappop(self._due)
+                    ready.setdefault(loop, []).append(woken)
+                for loop, futures in ready.items():
+                    # A closed loop raises RuntimeError: nobody is waiting there any more.
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(_wake, futures)
+
+
+def _wake(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled sleeper (an aborted request)
+            future.set_result(None)
+
+
+_CLOCK = _Clock()
 
 
 def count_tokens(text: str) -> int:
@@ -93,12 +170,11 @@ class SimulatedEngine(Engine):
         # Drawn up front: one call instead of one per token keeps the zero-delay path cheap.
         words = Random(zlib.crc32(_sampling_key(request).encode())).choices(_WORDS, k=budget)
         stop = StopMatcher(request.stop)
-        loop = asyncio.get_running_loop()
         finished = False
         async with self._slots:
             self.running += 1
             try:
-                deadline = loop.time() + self._ttft_s
+                deadline = time.monotonic() + self._ttft_s
                 delayed = bool(self._ttft_s or self._itl_s)
                 if budget <= 0:
                     finished = True
@@ -106,7 +182,7 @@ class SimulatedEngine(Engine):
                     return
                 for index in range(budget):
                     if delayed:
-                        await asyncio.sleep(max(0.0, deadline - loop.time()))
+                        await _CLOCK.sleep_until(deadline)
                         deadline += self._itl_s
                     elif index % _YIELD_EVERY_TOKENS == _YIELD_EVERY_TOKENS - 1:
                         await asyncio.sleep(0)

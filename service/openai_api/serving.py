@@ -1,15 +1,25 @@
-"""OpenAI completions and chat: requests -> engine sequences -> JSON or SSE events."""
+"""OpenAI completions and chat: requests -> engine sequences -> JSON or SSE events.
+
+Both endpoints share everything but the shape of a choice: `_Reply` holds what every
+body and event of one response repeats (id, created, model), `_respond` streams or
+collects, and each endpoint only says how a sequence becomes a choice.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
+from pydantic import BaseModel
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from service.engines.base import ChatMessage, EngineError, GenerationChunk, GenerationRequest
 from service.errors import APIError
-from service.generation import Generation, require_ready
+from service.generation import Generation, SequenceState, require_ready
 from service.openai_api.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -31,10 +41,33 @@ from service.streaming import SSE_DONE, EventStreamResponse, sse_error, sse_even
 
 OWNED_BY = "tensorrt-llm-k8s"
 
+EnvelopeT = TypeVar("EnvelopeT", CompletionResponse, ChatCompletionResponse, ChatCompletionChunk)
+# (choice index, engine chunk, whether it is the choice's first) -> the choice to send,
+# or None for a chunk with nothing to say.
+ChunkChoice = Callable[[int, GenerationChunk, bool], BaseModel | None]
+# (choice index, a text) -> the choice of a mid-stream chunk that carries only text.
+TextChoice = Callable[[int, str], BaseModel]
 
-def _json_response(body: CompletionResponse | ChatCompletionResponse | ModelList) -> Response:
+
+def _json_response(body: BaseModel) -> Response:
     # Serialised by pydantic-core in one call: the hot path of non-streamed requests.
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What every body and event of one response repeats."""
+
+    id: str
+    created: int
+    model: str
+
+    def body(
+        self, envelope: type[EnvelopeT], choices: Sequence[BaseModel], usage: Usage | None = None
+    ) -> EnvelopeT:
+        return envelope(
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=usage
+        )
 
 
 class OpenAIServing:
@@ -92,64 +125,52 @@ class OpenAIServing:
             for index in range(total)
         ]
 
+    async def _start(
+        self,
+        body: SamplingFields,
+        prompts: Sequence[str],
+        request_id: str,
+        max_tokens: int | None,
+        *,
+        id_prefix: str,
+        prompt_param: str,
+    ) -> tuple[Generation, _Reply]:
+        requests = self._engine_requests(body, prompts, request_id, max_tokens)
+        generation = Generation(self._runtime, requests, prompt_param=prompt_param)
+        await generation.start()
+        reply = _Reply(f"{id_prefix}-{request_id}", int(time.time()), self._runtime.model_name)
+        return generation, reply
+
     # --- /v1/completions
 
     async def create_completion(self, body: CompletionRequest, request_id: str) -> Response:
         prompts = body.prompts
-        requests = self._engine_requests(body, prompts, request_id, body.max_tokens)
-        generation = Generation(self._runtime, requests, prompt_param="prompt")
-        await generation.start()
-        response_id = f"cmpl-{request_id}"
-        created = int(time.time())
-        model = self._runtime.model_name
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        generation, reply = await self._start(
+            body, prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
+        )
 
-            def chunk_event(index: int, chunk: GenerationChunk, first: bool) -> bytes | None:
-                text = chunk.text
-                if first and body.echo:
-                    text = prompts[index // body.n] + text
-                if not text and chunk.finish_reason is None:
-                    return None
-                choice = CompletionChoice(text=text, index=index, finish_reason=chunk.finish_reason)
-                return sse_event(
-                    CompletionResponse(
-                        id=response_id, created=created, model=model, choices=[choice]
-                    ).model_dump_json()
-                )
+        def echoed(index: int, text: str) -> str:
+            return prompts[index // body.n] + text if body.echo else text
 
-            def usage_event() -> bytes:
-                return sse_event(
-                    CompletionResponse(
-                        id=response_id,
-                        created=created,
-                        model=model,
-                        choices=[],
-                        usage=_usage(generation, body.n),
-                    ).model_dump_json()
-                )
+        def chunk_choice(index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
+            text = echoed(index, chunk.text) if first else chunk.text
+            if not text and chunk.finish_reason is None:
+                return None
+            return CompletionChoice(text=text, index=index, finish_reason=chunk.finish_reason)
 
-            return _event_stream(generation, chunk_event, usage_event if include_usage else None)
-        try:
-            await generation.collect()
-        finally:
-            await generation.close()
-        choices = [
-            CompletionChoice(
-                text=(prompts[index // body.n] if body.echo else "") + "".join(sequence.text),
-                index=index,
-                finish_reason=sequence.finish_reason,
-            )
-            for index, sequence in enumerate(generation.sequences)
-        ]
-        return _json_response(
-            CompletionResponse(
-                id=response_id,
-                created=created,
-                model=model,
-                choices=choices,
-                usage=_usage(generation, body.n),
-            )
+        def text_choice(index: int, text: str) -> BaseModel:
+            return CompletionChoice(text=text, index=index, finish_reason=None)
+
+        def final_choice(index: int, sequence: SequenceState) -> BaseModel:
+            text = echoed(index, "".join(sequence.text))
+            return CompletionChoice(text=text, index=index, finish_reason=sequence.finish_reason)
+
+        return await _respond(
+            generation,
+            body,
+            reply,
+            (CompletionResponse, chunk_choice, text_choice),
+            (CompletionResponse, final_choice),
         )
 
     # --- /v1/chat/completions
@@ -163,64 +184,68 @@ class OpenAIServing:
             prompt = self._runtime.engine.apply_chat_template(messages)
         except EngineError as error:
             raise APIError(400, f"messages: {error}", param="messages") from None
-        requests = self._engine_requests(body, [prompt], request_id, body.token_limit)
-        generation = Generation(self._runtime, requests, prompt_param="messages")
-        await generation.start()
-        response_id = f"chatcmpl-{request_id}"
-        created = int(time.time())
-        model = self._runtime.model_name
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-
-            def chunk_event(index: int, chunk: GenerationChunk, first: bool) -> bytes | None:
-                if not first and not chunk.text and chunk.finish_reason is None:
-                    return None
-                delta = ChatDelta(
-                    role="assistant" if first else None,
-                    content=chunk.text if chunk.text or first else None,
-                )
-                choice = ChatChunkChoice(
-                    index=index, delta=delta, finish_reason=chunk.finish_reason
-                )
-                return sse_event(
-                    ChatCompletionChunk(
-                        id=response_id, created=created, model=model, choices=[choice]
-                    ).model_dump_json()
-                )
-
-            def usage_event() -> bytes:
-                return sse_event(
-                    ChatCompletionChunk(
-                        id=response_id,
-                        created=created,
-                        model=model,
-                        choices=[],
-                        usage=_usage(generation, body.n),
-                    ).model_dump_json()
-                )
-
-            return _event_stream(generation, chunk_event, usage_event if include_usage else None)
-        try:
-            await generation.collect()
-        finally:
-            await generation.close()
-        choices = [
-            ChatChoice(
-                index=index,
-                message=ChatMessageOut(content="".join(sequence.text)),
-                finish_reason=sequence.finish_reason,
-            )
-            for index, sequence in enumerate(generation.sequences)
-        ]
-        return _json_response(
-            ChatCompletionResponse(
-                id=response_id,
-                created=created,
-                model=model,
-                choices=choices,
-                usage=_usage(generation, body.n),
-            )
+        generation, reply = await self._start(
+            body,
+            [prompt],
+            request_id,
+            body.token_limit,
+            id_prefix="chatcmpl",
+            prompt_param="messages",
         )
+
+        def chunk_choice(index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
+            if not first and not chunk.text and chunk.finish_reason is None:
+                return None
+            delta = ChatDelta(
+                role="assistant" if first else None,
+                content=chunk.text if chunk.text or first else None,
+            )
+            return ChatChunkChoice(index=index, delta=delta, finish_reason=chunk.finish_reason)
+
+        def text_choice(index: int, text: str) -> BaseModel:
+            return ChatChunkChoice(index=index, delta=ChatDelta(content=text))
+
+        def final_choice(index: int, sequence: SequenceState) -> BaseModel:
+            message = ChatMessageOut(content="".join(sequence.text))
+            return ChatChoice(index=index, message=message, finish_reason=sequence.finish_reason)
+
+        return await _respond(
+            generation,
+            body,
+            reply,
+            (ChatCompletionChunk, chunk_choice, text_choice),
+            (ChatCompletionResponse, final_choice),
+        )
+
+
+async def _respond(
+    generation: Generation,
+    body: SamplingFields,
+    reply: _Reply,
+    streamed: tuple[type[CompletionResponse | ChatCompletionChunk], ChunkChoice, TextChoice],
+    collected: tuple[
+        type[CompletionResponse | ChatCompletionResponse],
+        Callable[[int, SequenceState], BaseModel],
+    ],
+) -> Response:
+    """Stream the generation as events, or run it to its end and answer one body."""
+    if body.stream:
+        envelope, chunk_choice, text_choice = streamed
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return _event_stream(
+            generation,
+            _ChunkEvents(reply, envelope, chunk_choice, text_choice),
+            (lambda: _event(reply.body(envelope, [], _usage(generation, body.n))))
+            if include_usage
+            else None,
+        )
+    try:
+        await generation.collect()
+    finally:
+        await generation.close()
+    final, final_choice = collected
+    choices = [final_choice(index, s) for index, s in enumerate(generation.sequences)]
+    return _json_response(reply.body(final, choices, _usage(generation, body.n)))
 
 
 def _usage(generation: Generation, n: int) -> Usage:
@@ -231,6 +256,58 @@ def _usage(generation: Generation, n: int) -> Usage:
     return Usage(
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
     )
+
+
+def _event(body: BaseModel) -> bytes:
+    return sse_event(body.model_dump_json())
+
+
+# Stands in for the text while a template is serialised; random, so no model name or
+# id can contain it.
+_TEXT_MARK = f"<{uuid.uuid4().hex}>"
+_TEXT_MARK_JSON = to_json(_TEXT_MARK)
+
+
+class _ChunkEvents:
+    """Engine chunk -> encoded SSE event, or None for a chunk with nothing to say.
+
+    Most events of a stream differ only in their text. Their JSON is serialised once
+    per choice index from the protocol models, with a marker for the text, so each
+    token costs one string escape by pydantic-core instead of building and dumping
+    three models; first and last chunks, which carry more, take the models' path.
+    The bytes are the same either way.
+    """
+
+    def __init__(
+        self,
+        reply: _Reply,
+        envelope: type[CompletionResponse | ChatCompletionChunk],
+        chunk_choice: ChunkChoice,
+        text_choice: TextChoice,
+    ) -> None:
+        self._reply = reply
+        self._envelope = envelope
+        self._chunk_choice = chunk_choice
+        self._text_choice = text_choice
+        self._templates: dict[int, tuple[bytes, bytes] | None] = {}
+
+    def __call__(self, index: int, chunk: GenerationChunk, first: bool) -> bytes | None:
+        if not first and chunk.text and chunk.finish_reason is None:
+            template = self._template(index)
+            if template is not None:
+                head, tail = template
+                return b"".join((head, to_json(chunk.text), tail))
+        choice = self._chunk_choice(index, chunk, first)
+        if choice is None:
+            return None
+        return _event(self._reply.body(self._envelope, [choice]))
+
+    def _template(self, index: int) -> tuple[bytes, bytes] | None:
+        if index not in self._templates:
+            marked = self._reply.body(self._envelope, [self._text_choice(index, _TEXT_MARK)])
+            parts = _event(marked).split(_TEXT_MARK_JSON)
+            self._templates[index] = (parts[0], parts[1]) if len(parts) == 2 else None
+        return self._templates[index]
 
 
 def _event_stream(
