@@ -9,7 +9,8 @@ queueing for the GIL and the GPU in a thread each.
 
 Per step the thread does one device-to-host sync (the sampled tokens of all rows),
 detokenizes each row incrementally (a few tokens, not the whole text) and hands the
-results to the event loop with one `call_soon_threadsafe` per loop. Each request
+results to the event loop through a mailbox that wakes the loop once for whatever
+piled up since it last ran (each wake-up makes the two threads trade the GIL). Each request
 samples with its own `torch.Generator`, so a seed repeats its text; a row's logits can
 differ in the last bits when other rows share its batch, as in other batching engines.
 Requests beyond `max_batch_size` wait in the thread's queue; a cancelled request
@@ -25,6 +26,7 @@ import asyncio
 import inspect
 import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,7 +126,7 @@ class _Sequence:
     temperature: float
     top_p: float
     seed: int | None
-    loop: asyncio.AbstractEventLoop
+    mailbox: _Mailbox
     deliver: Callable[[_Item], None]
     text: _TextDelta
     generated: int = 0
@@ -170,7 +172,7 @@ class _DecodeWorker:
         self._waiting: deque[_Sequence] = deque()
         self._batch = _Batch()
         self._closed = False
-        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[_Sequence, _Item]]] = {}
+        self._outbox: dict[_Mailbox, list[tuple[_Sequence, _Item]]] = {}
         self.crashed: str | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="transformers-decode")
         self._thread.start()
@@ -379,13 +381,13 @@ class _DecodeWorker:
         batch.lengths = [batch.lengths[i] for i in keep]
 
     def _send(self, row: _Sequence, item: _Item) -> None:
-        self._outbox.setdefault(row.loop, []).append((row, item))
+        self._outbox.setdefault(row.mailbox, []).append((row, item))
 
     def _flush(self) -> None:
-        """One wake-up per event loop per step, however many rows it carries."""
+        """Post the step's items: at most one wake-up per event loop."""
         outbox, self._outbox = self._outbox, {}
-        for loop, items in outbox.items():
-            if not _call_soon(loop, _deliver_all, items):
+        for mailbox, items in outbox.items():
+            if not mailbox.post(items):
                 for row, _ in items:
                     row.aborted = True  # the loop is gone; nobody is listening
 
@@ -400,10 +402,31 @@ class _DecodeWorker:
         self._flush()
 
 
-def _deliver_all(items: list[tuple[_Sequence, _Item]]) -> None:
-    for row, item in items:
-        if not row.aborted:
-            row.deliver(item)
+class _Mailbox:
+    """What the decode thread has for one event loop's requests.
+
+    The loop is woken only when the box goes from empty to not empty; items posted
+    before it runs ride along, so a busy loop is not woken once per step.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: list[tuple[_Sequence, _Item]] = []
+
+    def post(self, items: list[tuple[_Sequence, _Item]]) -> bool:
+        """From the decode thread; False once the loop is gone."""
+        with self._lock:
+            wake = not self._items
+            self._items.extend(items)
+        return not wake or _call_soon(self._loop, self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for row, item in items:
+            if not row.aborted:
+                row.deliver(item)
 
 
 class TransformersEngine(Engine):
@@ -422,6 +445,9 @@ class TransformersEngine(Engine):
         self._model: Any = None
         self._tokenizer: Any = None
         self._worker: _DecodeWorker | None = None
+        self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = (
+            weakref.WeakKeyDictionary()
+        )
         self._device = "cpu"
         self._max_context_tokens = FALLBACK_CONTEXT_TOKENS
 
@@ -456,6 +482,13 @@ class TransformersEngine(Engine):
         )
         model.to(device).eval()
         return tokenizer, model, device
+
+    def _mailbox(self) -> _Mailbox:
+        loop = asyncio.get_running_loop()
+        mailbox = self._mailboxes.get(loop)
+        if mailbox is None:
+            mailbox = self._mailboxes[loop] = _Mailbox(loop)
+        return mailbox
 
     @property
     def sequences_in_flight(self) -> int:
@@ -509,7 +542,7 @@ class TransformersEngine(Engine):
             temperature=request.temperature,
             top_p=request.top_p,
             seed=request.seed,
-            loop=asyncio.get_running_loop(),
+            mailbox=self._mailbox(),
             deliver=items.put_nowait,
             text=_TextDelta(self._tokenizer),
         )
