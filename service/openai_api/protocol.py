@@ -8,14 +8,15 @@ are ignored, as OpenAI's own API does for forward compatibility.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    field_validator,
     model_serializer,
     model_validator,
 )
@@ -31,9 +32,28 @@ MAX_STOP_STRINGS = 4
 Stop = str | Annotated[list[str], Field(max_length=MAX_STOP_STRINGS)] | None
 
 
-def _refuse_unless(condition: bool, what: str) -> None:
-    if not condition:
-        raise ValueError(f"{what} is not supported by this server")
+def _unset(value: object) -> bool:
+    return not value
+
+
+def _refused(what: str, allowed: Callable[[Any], bool] = _unset) -> AfterValidator:
+    """A validator that refuses, naming the field, any value `allowed` does not accept."""
+
+    def check(value: Any) -> Any:
+        if not allowed(value):
+            raise ValueError(f"{what} is not supported by this server")
+        return value
+
+    return AfterValidator(check)
+
+
+# Request defaults the server's settings fill in; /generate shares them.
+MaxTokens = Annotated[int | None, Field(ge=1, description="Default: the server's MAX_TOKENS.")]
+Temperature = Annotated[float | None, Field(ge=0, le=2, description="Default: TEMPERATURE.")]
+TopP = Annotated[float | None, Field(gt=0, le=1, description="Default: TOP_P.")]
+Penalty = Annotated[
+    float | None, _refused("a non-zero penalty"), Field(description="Only 0 is supported.")
+]
 
 
 class StreamOptions(BaseModel):
@@ -46,30 +66,20 @@ class SamplingFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = Field(None, description="Must be the served model if given.")
-    frequency_penalty: float | None = Field(None, description="Only 0 is supported.")
-    logit_bias: dict[str, float] | None = Field(None, description="Not supported.")
-    max_tokens: int | None = Field(None, ge=1, description="Default: the server's MAX_TOKENS.")
+    frequency_penalty: Penalty = None
+    logit_bias: Annotated[dict[str, float] | None, _refused("logit_bias")] = Field(
+        None, description="Not supported."
+    )
+    max_tokens: MaxTokens = None
     n: int = Field(1, ge=1, le=MAX_N, description="Completions per prompt.")
-    presence_penalty: float | None = Field(None, description="Only 0 is supported.")
+    presence_penalty: Penalty = None
     seed: int | None = Field(None, description="Same seed and request, same output.")
     stop: Stop = Field(None, description="Up to 4 strings that end generation.")
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(None, ge=0, le=2, description="Default: TEMPERATURE.")
-    top_p: float | None = Field(None, gt=0, le=1, description="Default: TOP_P.")
+    temperature: Temperature = None
+    top_p: TopP = None
     user: str | None = None
-
-    @field_validator("frequency_penalty", "presence_penalty")
-    @classmethod
-    def _no_penalty(cls, value: float | None) -> float | None:
-        _refuse_unless(not value, "a non-zero penalty")
-        return value
-
-    @field_validator("logit_bias")
-    @classmethod
-    def _no_logit_bias(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        _refuse_unless(not value, "logit_bias")
-        return value
 
     @property
     def stop_list(self) -> list[str]:
@@ -84,20 +94,11 @@ class CompletionRequest(SamplingFields):
     )
     best_of: int | None = Field(None, description="Only equal to n (or unset).")
     echo: bool = Field(False, description="Prepend the prompt to the completion.")
-    logprobs: int | None = Field(None, description="Not supported.")
-    suffix: str | None = Field(None, description="Not supported.")
-
-    @field_validator("logprobs")
-    @classmethod
-    def _no_logprobs(cls, value: int | None) -> int | None:
-        _refuse_unless(value is None, "logprobs")
-        return value
-
-    @field_validator("suffix")
-    @classmethod
-    def _no_suffix(cls, value: str | None) -> str | None:
-        _refuse_unless(not value, "suffix")
-        return value
+    # 0 is a request too (the sampled token's log-probability): only unset is accepted.
+    logprobs: Annotated[int | None, _refused("logprobs", lambda v: v is None)] = Field(
+        None, description="Not supported."
+    )
+    suffix: Annotated[str | None, _refused("suffix")] = Field(None, description="Not supported.")
 
     @model_validator(mode="after")
     def _best_of_is_n(self) -> CompletionRequest:
@@ -133,44 +134,28 @@ class ChatMessageIn(BaseModel):
         return "".join(part.text for part in self.content)
 
 
+def _text_format(value: dict[str, Any] | None) -> bool:
+    return value is None or value.get("type") == "text"
+
+
 class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessageIn] = Field(min_length=1)
-    logprobs: bool | None = Field(None, description="Not supported.")
-    top_logprobs: int | None = Field(None, description="Not supported.")
+    logprobs: Annotated[bool | None, _refused("logprobs")] = Field(
+        None, description="Not supported."
+    )
+    top_logprobs: Annotated[int | None, _refused("top_logprobs")] = Field(
+        None, description="Not supported."
+    )
     max_completion_tokens: int | None = Field(None, ge=1, description="Newer name of max_tokens.")
-    response_format: dict[str, Any] | None = Field(None, description="Only {'type': 'text'}.")
-    tools: list[dict[str, Any]] | None = Field(None, description="Not supported.")
-    tool_choice: str | dict[str, Any] | None = Field(None, description="Only 'none'.")
-
-    @field_validator("logprobs")
-    @classmethod
-    def _no_logprobs(cls, value: bool | None) -> bool | None:
-        _refuse_unless(not value, "logprobs")
-        return value
-
-    @field_validator("top_logprobs")
-    @classmethod
-    def _no_top_logprobs(cls, value: int | None) -> int | None:
-        _refuse_unless(not value, "top_logprobs")
-        return value
-
-    @field_validator("response_format")
-    @classmethod
-    def _text_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        _refuse_unless(value is None or value.get("type") == "text", "this response_format")
-        return value
-
-    @field_validator("tools")
-    @classmethod
-    def _no_tools(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-        _refuse_unless(not value, "tools")
-        return value
-
-    @field_validator("tool_choice")
-    @classmethod
-    def _no_tool_choice(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-        _refuse_unless(value in (None, "none"), "tool_choice")
-        return value
+    response_format: Annotated[
+        dict[str, Any] | None, _refused("this response_format", _text_format)
+    ] = Field(None, description="Only {'type': 'text'}.")
+    tools: Annotated[list[dict[str, Any]] | None, _refused("tools")] = Field(
+        None, description="Not supported."
+    )
+    tool_choice: Annotated[
+        str | dict[str, Any] | None, _refused("tool_choice", lambda v: v in (None, "none"))
+    ] = Field(None, description="Only 'none'.")
 
     @property
     def token_limit(self) -> int | None:
@@ -193,13 +178,21 @@ class CompletionChoice(BaseModel):
     finish_reason: FinishReason | None
 
 
-class CompletionResponse(BaseModel):
+class _Envelope(BaseModel):
+    """What every response and stream chunk starts with, in OpenAI's order; each
+    subclass narrows `object` and `choices` in place."""
+
     id: str
-    object: Literal["text_completion"] = "text_completion"
+    object: str
     created: int
     model: str
-    choices: list[CompletionChoice]
+    choices: list[Any]
     usage: Usage | None = None
+
+
+class CompletionResponse(_Envelope):
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[CompletionChoice]
 
 
 class ChatMessageOut(BaseModel):
@@ -214,11 +207,8 @@ class ChatChoice(BaseModel):
     finish_reason: FinishReason | None
 
 
-class ChatCompletionResponse(BaseModel):
-    id: str
+class ChatCompletionResponse(_Envelope):
     object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
     choices: list[ChatChoice]
     usage: Usage
 
@@ -240,13 +230,9 @@ class ChatChunkChoice(BaseModel):
     finish_reason: FinishReason | None = None
 
 
-class ChatCompletionChunk(BaseModel):
-    id: str
+class ChatCompletionChunk(_Envelope):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
     choices: list[ChatChunkChoice]
-    usage: Usage | None = None
 
 
 class ModelCard(BaseModel):

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.engines.base import FinishReason
+from service.openai_api.protocol import MaxTokens, Temperature, TopP
 
 
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     prompt: str
-    max_tokens: int | None = Field(None, ge=1, description="Default: the server's MAX_TOKENS.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Default: TEMPERATURE.")
-    top_p: float | None = Field(None, gt=0, le=1, description="Default: TOP_P.")
+    max_tokens: MaxTokens = None
+    temperature: Temperature = None
+    top_p: TopP = None
     stream: bool = Field(False, description="Answer with server-sent GenerateStreamEvents.")
 
 
