@@ -52,6 +52,8 @@ logger = logging.getLogger("service.engines.transformers")
 # Sequences in one batch when MAX_BATCH_SIZE is unset. On a GPU a wider batch costs
 # little more per step; on a CPU each row adds real work, so fewer run at once there.
 DEFAULT_BATCH_SIZE = {"cuda": 32, "cpu": 8}
+# How long shutdown waits for the decode thread to finish its current step.
+SHUTDOWN_WAIT_S = 10.0
 # Context length when the model config does not say.
 FALLBACK_CONTEXT_TOKENS = 2048
 
@@ -188,6 +190,9 @@ class _DecodeWorker:
         with self._condition:
             self._closed = True
             self._condition.notify()
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
 
     @property
     def sequences(self) -> int:
@@ -509,9 +514,12 @@ class TransformersEngine(Engine):
         return rendered
 
     async def shutdown(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+            # Let the thread finish its step before the interpreter (and CUDA) goes away
+            # under it; a step that hangs must not hold shutdown up for long.
+            await run_in_daemon_thread(lambda: worker.join(SHUTDOWN_WAIT_S))
         self._model = None
         self._tokenizer = None
 

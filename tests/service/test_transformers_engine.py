@@ -220,3 +220,22 @@ async def test_a_failing_forward_fails_its_request_and_the_engine_serves_on(
     monkeypatch.undo()
     assert (await _collect(engine, _request(PROMPTS[0], 4)))[1] > 0
     assert engine.fatal_error() is None
+
+
+async def test_shutdown_ends_running_streams_with_abort(
+    engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forward = engine._model.forward
+
+    def slow_forward(*args: object, **kwargs: object) -> object:
+        time.sleep(0.05)  # 40 tokens take 2 s: shutdown surely comes first
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(engine._model, "forward", slow_forward)
+    stream = engine.stream(_request(PROMPTS[1], 40))
+    first = await anext(stream)
+    assert first.finish_reason is None
+    await engine.shutdown()
+    rest = [chunk async for chunk in stream]
+    assert rest[-1].finish_reason == "abort"
+    assert sum(c.token_count for c in [first, *rest]) < 40
