@@ -83,7 +83,10 @@ class _Clock:
                     target=self._run, name="simulated-clock", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify()
+            elif self._due[0][3] is woken:
+                # Only a new earliest deadline changes what the thread waits for; waking
+                # it for every token would cost a thread switch each.
+                self._changed.notify()
         await woken
 
     def _run(self) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
-from service.metrics import METRIC_NAMES
+from service.metrics import METRIC_NAMES, LoopHistogram
 from tests.service.servers import fast_settings
 
 CONTRACT_NAMES = {
@@ -83,3 +84,16 @@ def test_two_apps_in_one_process_do_not_share_metrics() -> None:
         key = ("trtllm_http_requests_total", (("route", "/health/live"), ("status", "200")))
         assert samples(one)[key] == 1
         assert key not in samples(two)
+
+
+def test_loop_histogram_exposes_exactly_what_prometheus_clients_histogram_does() -> None:
+    buckets = (0.005, 0.01, 0.025, 0.1, 1)
+    reference_registry, ours_registry = CollectorRegistry(), CollectorRegistry()
+    reference = Histogram("x_seconds", "Doc.", buckets=buckets, registry=reference_registry)
+    ours = LoopHistogram("x_seconds", "Doc.", buckets, ours_registry)
+    assert generate_latest(ours_registry) == generate_latest(reference_registry)
+    # Values on every bucket edge (le is inclusive), between them, and past the last.
+    for value in (0.0, *buckets, 0.007, 0.5, 3.0, 0.005, 1e6):
+        reference.observe(value)
+        ours.observe(value)
+    assert generate_latest(ours_registry) == generate_latest(reference_registry)
