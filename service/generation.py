@@ -206,10 +206,16 @@ class Generation:
         for index, chunk in self._buffered:
             self._account(index, chunk)
         self._buffered.clear()
-        sequence, stream, account = self.sequences[0], self._stream, self._account
+        if self.sequences[0].finish_reason is not None:
+            return
+        account = self._account
         with _EngineErrors(self.sequences):
-            while sequence.finish_reason is None:
-                account(0, await anext(stream))
+            async for chunk in self._stream:
+                account(0, chunk)
+                if chunk.finish_reason is not None:
+                    return
+            # An engine that ends without a finish reason has nothing more to say.
+            self.sequences[0].finish_reason = "stop"
 
     def _account(self, index: int, chunk: GenerationChunk) -> GenerationChunk:
         sequence = self.sequences[index]
