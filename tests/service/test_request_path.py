@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
 from service.app import create_app
+from service.engines.base import GenerationChunk, GenerationRequest
+from service.engines.simulated import SimulatedEngine
 from service.request_scope import JsonBodyRoute
 from service.streaming import ClientDisconnected, unless_disconnected
 from tests.service.servers import fast_settings, wait_until
@@ -124,3 +127,25 @@ async def test_work_that_waits_is_cancelled_when_the_client_leaves() -> None:
     await leaving
     assert cancelled.is_set()
     assert receive.calls == 1
+
+
+class _TrailingOffEngine(SimulatedEngine):
+    """Ends every stream after two tokens without saying why."""
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        async for chunk in super().stream(request):
+            if chunk.finish_reason is not None:
+                return
+            yield chunk
+
+
+def test_an_engine_that_ends_without_a_finish_reason_stops() -> None:
+    app = create_app(fast_settings(), engine=_TrailingOffEngine())
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        response = client.post("/v1/completions", json={"prompt": "a", "max_tokens": 3})
+        assert response.status_code == 200, response.text
+        (choice,) = response.json()["choices"]
+        assert choice["finish_reason"] == "stop"
+        assert response.json()["usage"]["completion_tokens"] == 2
+        assert app.state.runtime.admission.in_flight == 0
