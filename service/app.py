@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from service import ops
 from service.auth import require_api_key
@@ -63,4 +64,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(openai_router, dependencies=auth)
     app.include_router(seed_router, dependencies=auth)
+    # FastAPI adds its docs' routes first, so every API request would be matched
+    # against them before its own. Stable sort: the API routes keep their order (and
+    # the schema its path order); the docs routes, left out of the schema, go last.
+    app.router.routes.sort(key=lambda route: not isinstance(route, APIRoute))
     return app

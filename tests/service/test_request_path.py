@@ -149,3 +149,13 @@ def test_an_engine_that_ends_without_a_finish_reason_stops() -> None:
         assert choice["finish_reason"] == "stop"
         assert response.json()["usage"]["completion_tokens"] == 2
         assert app.state.runtime.admission.in_flight == 0
+
+
+def test_api_routes_are_matched_before_the_docs_which_are_still_served(
+    client: TestClient,
+) -> None:
+    paths = [getattr(route, "path", None) for route in client.app.routes]  # type: ignore[attr-defined]
+    assert paths.index("/v1/completions") < paths.index("/openapi.json")
+    assert paths.index("/generate") < paths.index("/docs")
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 200, path
