@@ -54,6 +54,8 @@ logger = logging.getLogger("service.engines.transformers")
 DEFAULT_BATCH_SIZE = {"cuda": 32, "cpu": 8}
 # How long shutdown waits for the decode thread to finish its current step.
 SHUTDOWN_WAIT_S = 10.0
+# How long the decode thread stays (idle) after shutdown; see _DecodeWorker._run.
+LINGER_AFTER_CLOSE_S = 60.0
 # Context length when the model config does not say.
 FALLBACK_CONTEXT_TOKENS = 2048
 
@@ -176,6 +178,7 @@ class _DecodeWorker:
         self._closed = False
         self._outbox: dict[_Mailbox, list[tuple[_Sequence, _Item]]] = {}
         self.crashed: str | None = None
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="transformers-decode")
         self._thread.start()
 
@@ -191,8 +194,9 @@ class _DecodeWorker:
             self._closed = True
             self._condition.notify()
 
-    def join(self, timeout_s: float) -> None:
-        self._thread.join(timeout_s)
+    def wait_stopped(self, timeout_s: float) -> bool:
+        """True once the thread has finished its last step and let go of the model."""
+        return self._stopped.wait(timeout_s)
 
     @property
     def sequences(self) -> int:
@@ -213,6 +217,12 @@ class _DecodeWorker:
             raise
         finally:
             self._abort_everything()
+            self._model = self._tokenizer = None
+            self._stopped.set()
+        # Linger instead of ending at once: a thread that ran OpenMP work (torch on a
+        # CPU) and ends just before the process does makes the process abort at exit
+        # ("terminate called without an active exception") about one time in three.
+        threading.Event().wait(LINGER_AFTER_CLOSE_S)
 
     def _next_round(self) -> bool:
         """Admit waiting requests, advance the batch one token; False once closed."""
@@ -519,7 +529,7 @@ class TransformersEngine(Engine):
             worker.close()
             # Let the thread finish its step before the interpreter (and CUDA) goes away
             # under it; a step that hangs must not hold shutdown up for long.
-            await run_in_daemon_thread(lambda: worker.join(SHUTDOWN_WAIT_S))
+            await run_in_daemon_thread(lambda: worker.wait_stopped(SHUTDOWN_WAIT_S))
         self._model = None
         self._tokenizer = None
 
