@@ -139,3 +139,12 @@ def test_the_clock_survives_a_closed_loop_and_ends_when_idle(
     thread.join(timeout=2)
     assert not thread.is_alive()
     assert clock._thread is None
+
+
+async def test_shared_chunks_still_carry_each_prompts_own_length() -> None:
+    engine = SimulatedEngine()
+    short = await collect(engine, request(prompt="a", max_tokens=50, temperature=0))
+    long = await collect(engine, request(prompt="a b c d e", max_tokens=50, temperature=0))
+    assert {c.prompt_tokens for c in short} == {1}
+    assert {c.prompt_tokens for c in long} == {5}
+    assert [c.finish_reason for c in long].count("length") == 1
