@@ -181,7 +181,13 @@ class Generation:
             if self._stream is not None:
                 finish = self.sequences[0].finish_reason
                 while finish is None:
-                    chunk = await anext(self._stream)
+                    try:
+                        chunk = await anext(self._stream)
+                    except StopAsyncIteration:
+                        # An engine that ends without a finish reason has nothing more
+                        # to say; streamed clients still get a chunk that says so.
+                        prompt_tokens = self.sequences[0].prompt_tokens
+                        chunk = GenerationChunk("", 0, prompt_tokens, "stop")
                     finish = chunk.finish_reason
                     yield 0, self._account(0, chunk)
             else:
@@ -275,11 +281,6 @@ class _EngineErrors:
     ) -> bool:
         if error is None or not isinstance(error, Exception) or isinstance(error, APIError):
             return False
-        if isinstance(error, StopAsyncIteration):
-            # An engine that ends without a finish reason has nothing more to say.
-            for sequence in self._sequences:
-                sequence.finish_reason = sequence.finish_reason or "stop"
-            return True
         if isinstance(error, EngineError):
             logger.warning("engine failed mid-generation: %s", error)
             raise APIError(500, f"engine error: {error}", code="engine_error") from None

@@ -151,6 +151,21 @@ def test_an_engine_that_ends_without_a_finish_reason_stops() -> None:
         assert app.state.runtime.admission.in_flight == 0
 
 
+def test_a_stream_whose_engine_ends_without_a_finish_reason_still_says_stop() -> None:
+    app = create_app(fast_settings(), engine=_TrailingOffEngine())
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = {"prompt": "a", "max_tokens": 3, "stream": True}
+        with client.stream("POST", "/v1/completions", json=body) as response:
+            assert response.status_code == 200
+            events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        assert events[-1] == "[DONE]"
+        finishes = [json.loads(event)["choices"][0]["finish_reason"] for event in events[:-1]]
+        assert finishes[-1] == "stop"
+        assert finishes[:-1] == [None] * (len(finishes) - 1)
+        assert app.state.runtime.admission.in_flight == 0
+
+
 def test_api_routes_are_matched_before_the_docs_which_are_still_served(
     client: TestClient,
 ) -> None:
