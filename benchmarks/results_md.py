@@ -148,9 +148,10 @@ def render_gpu(gpu: Mapping[str, Any] | None) -> list[str]:
             f"Reference outside our engine: plain `model.generate()` on one sequence ran at "
             f"{ref['tokens_per_s']:.1f} tokens/s (one forward pass of the prompt "
             f"{ref['forward_ms']:.1f} ms) on the main thread. The engine decodes on a "
-            "worker thread (the event loop owns the main one), and on this machine torch "
-            "alone ran a bare greedy loop at 119.8 tokens/s on the main thread vs 20.6 in a "
-            "worker thread: that, not HTTP, is most of the single-stream gap. Concurrent "
+            "worker thread, since the event loop owns the main one; a diagnostic on one of "
+            "these machines ran a bare torch greedy loop at 119.8 tokens/s on the main "
+            "thread and 20.6 in a worker thread, so the single-stream gap to `generate()` "
+            "is torch's, not HTTP's, and varies from machine to machine. Concurrent "
             "requests share one batched forward pass (continuous batching).",
             "",
         ]
