@@ -59,3 +59,16 @@ def selector_labels(release_name: str) -> dict[str, str]:
         "app.kubernetes.io/name": chart_metadata()["name"],
         "app.kubernetes.io/instance": release_name,
     }
+
+
+# The component label of the chart's `helm test` pod (tensorrt-llm.labels.testPod); the
+# server pods carry `inference-server`, so this label alone tells the two apart.
+TEST_POD_COMPONENT = "helm-test"
+
+
+def helm_test_pod_labels(release_name: str) -> dict[str, str]:
+    """Labels that select the chart's `helm test` pod and no server pod."""
+    return {
+        "app.kubernetes.io/instance": release_name,
+        "app.kubernetes.io/component": TEST_POD_COMPONENT,
+    }

@@ -9,7 +9,8 @@
   server's scheduler thread shows up as token latency.
 - NetworkPolicies deny everything, then allow: ingress to the server port from the
   ingress-controller and monitoring namespaces, DNS to the cluster DNS namespace, and
-  HTTPS to the model hub CIDRs. Nothing else.
+  HTTPS to the model hub CIDRs; and the chart's `helm test` pod to the server port
+  (without it default-deny makes every `helm test` fail). Nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.chart import SERVER_PORT_NAME, selector_labels
+from infra.chart import SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
 from infra.config import StackConfig
 
 # enforce is pinned to the oldest Kubernetes the chart supports, so a cluster upgrade
@@ -106,6 +107,31 @@ def network_policy_specs(config: StackConfig) -> dict[str, k8s.networking.v1.Net
             ],
         ),
     }
+    # `helm test` calls the server from a pod in the same namespace: both directions
+    # need a rule under default-deny, each selecting only the other side's labels.
+    test_pods = k8s.meta.v1.LabelSelectorArgs(
+        match_labels=helm_test_pod_labels(config.release_name)
+    )
+    specs["allow-helm-test-ingress"] = k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=server_pods,
+        policy_types=["Ingress"],
+        ingress=[
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=test_pods)],
+                ports=server_port,
+            )
+        ],
+    )
+    specs["allow-helm-test-egress"] = k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=test_pods,
+        policy_types=["Egress"],
+        egress=[
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=server_pods)],
+                ports=server_port,
+            )
+        ],
+    )
     sources = {
         "allow-ingress-controllers": policy.ingress_namespaces,
         "allow-monitoring": policy.monitoring_namespaces if config.monitoring.enabled else [],

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from infra.chart import CHART_DIR, SERVER_PORT_NAME, selector_labels
+from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
 from infra.release import chart_values, service_port
 from infra.render import (
     PLACEHOLDER_DIGEST,
@@ -88,6 +88,14 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
     services = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == config.release_name]
     assert len(services) == 1, "serviceUrl names a Service that the chart does not create"
     assert services[0]["spec"]["ports"][0]["port"] == service_port()
+    # The helm-test NetworkPolicies select the test pod by these labels, and the
+    # server pods must not carry them (or the test rule would open server to server).
+    test_labels = helm_test_pod_labels(config.release_name).items()
+    (test_pod,) = [
+        p for p in of_kind(docs, "Pod") if "helm.sh/hook" in p["metadata"]["annotations"]
+    ]
+    assert test_labels <= test_pod["metadata"]["labels"].items()
+    assert not test_labels <= deployment["spec"]["template"]["metadata"]["labels"].items()
     if config.autoscaling.enabled:
         (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
         metric_names = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if "pods" in m}

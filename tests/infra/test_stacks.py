@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 from pulumi.runtime import rpc
 
-from infra.chart import CHART_DIR, SERVER_PORT_NAME, selector_labels
+from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
 from infra.config import StackConfig, parse, raw_from_stack_file
 from infra.gpu import DEVICE_PLUGIN_CHART_VERSION, DEVICE_PLUGIN_REPO
 from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
@@ -77,6 +77,7 @@ def test_resource_set(stack: str) -> None:
         expected.add(("kubernetes:core/v1:ResourceQuota", "server-namespace-quota"))
     if c.network_policy.enabled:
         policies = ["default-deny", "allow-dns-egress", "allow-model-hub-egress"]
+        policies += ["allow-helm-test-ingress", "allow-helm-test-egress"]
         policies += ["allow-ingress-controllers"] if c.network_policy.ingress_namespaces else []
         policies += ["allow-monitoring"] if c.monitoring.enabled else []
         expected |= {(POLICY, f"server-namespace-{p}") for p in policies}
@@ -138,6 +139,8 @@ def test_namespace_enforces_restricted(stack: str) -> None:
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", namespace.urn
     assert labels["pod-security.kubernetes.io/enforce-version"] == POD_SECURITY_ENFORCE_VERSION
+    for mode in ("audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "latest", namespace.urn
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -194,6 +197,19 @@ def test_network_policies(stack: str) -> None:
     assert [peer["ipBlock"]["cidr"] for peer in rule["to"]] == c.network_policy.model_hub_cidrs
     assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
 
+    # `helm test`: the test pod (and only it) may reach the server port, both directions.
+    server_port = [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
+    test_pods = {"matchLabels": helm_test_pod_labels(c.release_name)}
+    assert test_pods != server_pods
+    test_in = _policy(run, "allow-helm-test-ingress")
+    assert test_in["podSelector"] == server_pods and test_in["policyTypes"] == ["Ingress"]
+    (rule,) = test_in["ingress"]
+    assert rule["from"] == [{"podSelector": test_pods}] and rule["ports"] == server_port
+    test_out = _policy(run, "allow-helm-test-egress")
+    assert test_out["podSelector"] == test_pods and test_out["policyTypes"] == ["Egress"]
+    (rule,) = test_out["egress"]
+    assert rule["to"] == [{"podSelector": server_pods}] and rule["ports"] == server_port
+
     sources = {"allow-ingress-controllers": c.network_policy.ingress_namespaces}
     if c.monitoring.enabled:
         sources["allow-monitoring"] = c.network_policy.monitoring_namespaces
@@ -205,6 +221,7 @@ def test_network_policies(stack: str) -> None:
         assert rule["ports"] == [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
     # Nothing else: every policy is one of the above.
     expected = {"default-deny", "allow-dns-egress", "allow-model-hub-egress", *sources}
+    expected |= {"allow-helm-test-ingress", "allow-helm-test-egress"}
     assert {r.name.removeprefix("server-namespace-") for r in run.of_type(POLICY)} == expected
 
 
