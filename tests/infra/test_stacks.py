@@ -344,3 +344,15 @@ def test_prometheus_adapter_exposes_the_queue_metric(stack: str) -> None:
         assert rule["seriesQuery"].startswith(REQUESTS_WAITING_METRIC + "{")
         assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
         assert adapter.plain("version"), "chart version must be pinned"
+
+
+def test_gpu_operator_stacks_get_no_device_plugin() -> None:
+    """Where the GPU Operator already runs a device plugin, a second one would fight it."""
+    config, secret_keys = stack_config("prod")
+    gpu = json.loads(config[f"{PROJECT}:gpu"])
+    config[f"{PROJECT}:gpu"] = json.dumps({**gpu, "provisioner": "gpu-operator"})
+    run = run_program(config, secret_keys, stack="prod")
+    assert run.error is None, str(run.error)
+    assert not [r for r in run.registrations if r.name == "gpu" or r.name.startswith("gpu-")]
+    values = server_release(run).plain("values")
+    assert values["gpu"]["enabled"] is True and values["tensorParallelSize"] == 2
