@@ -136,3 +136,22 @@ def test_baseline_level_ignores_restricted_rules(compliant_pod: tuple[Spec, Spec
     _sc(_server(spec)).pop("allowPrivilegeEscalation")
     assert violations(metadata, spec, level="baseline") == []
     assert [v.check for v in violations(metadata, spec)] == ["allowPrivilegeEscalation"]
+
+
+def test_every_pod_is_locked_down_beyond_restricted(rendered: dict[str, Rendered]) -> None:
+    """What "restricted" leaves optional but the issue asks of every pod, test pod too."""
+    pods = 0
+    for scenario, result in rendered.items():
+        for where, _, spec in pod_templates(result):
+            pods += 1
+            assert spec["automountServiceAccountToken"] is False, f"{scenario} {where}"
+            assert spec["securityContext"]["runAsUser"] == 1000, f"{scenario} {where}"
+            assert spec["securityContext"]["runAsGroup"] == 1000, f"{scenario} {where}"
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                context = container["securityContext"]
+                assert context["readOnlyRootFilesystem"] is True, f"{scenario} {where}"
+                assert context["capabilities"]["drop"] == ["ALL"], f"{scenario} {where}"
+    assert any(
+        where.endswith(" Pod") for r in rendered.values() for where, _, _ in pod_templates(r)
+    )
+    assert pods >= len(rendered)
