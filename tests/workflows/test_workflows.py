@@ -118,3 +118,16 @@ def test_secrets_reach_steps_only_through_env(path: Path) -> None:
     for job in doc["jobs"].values():
         for step in job["steps"]:
             assert "secrets." not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+
+
+def test_every_repository_secret_is_documented_in_the_readme() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    used: set[str] = set()
+    for path in WORKFLOW_FILES:
+        text = path.read_text()
+        used |= set(re.findall(r"secrets\.([A-Z0-9_]+)", text))
+        # secrets[format('KUBECONFIG_{0}', matrix.stack)]: one secret per stack.
+        for prefix in re.findall(r"secrets\[format\('([A-Z0-9_]+)\{0\}'", text):
+            used |= {prefix + stack.upper() for stack in stacks()}
+    undocumented = sorted(s for s in used - {"GITHUB_TOKEN"} if f"`{s}`" not in readme)
+    assert used and undocumented == [], f"README does not document secrets {undocumented}"
