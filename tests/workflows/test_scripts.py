@@ -137,3 +137,24 @@ def test_demo_renders_dev_manifests_and_serves_the_printed_examples(demo: Demo) 
     assert reply["choices"][0]["message"]["content"]  # type: ignore[index]
     # The banner's examples must point at the port the server really uses.
     assert f"curl -s {base}/v1/models" in demo.output()
+
+
+@pytest.mark.parametrize("failing", ["check", "format"])
+def test_test_command_stops_on_ruff_errors(tmp_path: Path, failing: str) -> None:
+    # A copy of scripts/test.sh whose set-up is a no-op, whose ruff fails on one
+    # sub-command and whose pytest leaves a mark: a lint error must fail the run
+    # before any test starts.
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO_ROOT / "scripts" / "test.sh", tmp_path / "scripts" / "test.sh")
+    (tmp_path / "scripts" / "setup.sh").write_text("exit 0\n")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "ruff").write_text(f'#!/bin/sh\n[ "$1" = {failing} ] && exit 1\nexit 0\n')
+    (bin_dir / "python").write_text(f"#!/bin/sh\ntouch {tmp_path}/pytest-ran\n")
+    for tool in ("ruff", "python"):
+        (bin_dir / tool).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(tmp_path / "scripts" / "test.sh")], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert not (tmp_path / "pytest-ran").exists()
