@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 
 import pytest
@@ -314,6 +315,15 @@ def test_image_build(stack: str) -> None:
     assert build.plain("imageName") == f"{c.image.repository}:{c.image.tag or stack}"
     if c.image_target == "runtime" and c.image.tensorrt_llm_version:
         assert args["args"] == {"TRTLLM_VERSION": c.image.tensorrt_llm_version}
+    if c.image_target == "cpu":
+        assert args["args"]["CPU_EXTRAS"].split(",")[0] == "server"
+    # Docker ignores an unknown build arg with only a warning, and a missing stage fails
+    # only at build time: check both against the Dockerfile itself.
+    dockerfile = (CHART_DIR.parents[2] / "service" / "Dockerfile").read_text()
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", dockerfile, re.MULTILINE))
+    declared = set(re.findall(r"^ARG\s+([A-Z_]+)", dockerfile, re.MULTILINE))
+    assert args["target"] in stages, (args["target"], stages)
+    assert set(args.get("args", {})) <= declared, (args.get("args"), declared)
 
 
 @pytest.mark.parametrize("stack", STACKS)
