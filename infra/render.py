@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # One line for scripts and CI logs; `pulumi up` shows the same issues one per line.
+        problems = "; ".join(issue.line(project_name()) for issue in error.issues)
+        print(f"error: invalid Pulumi.{args.stack}.yaml: {problems}", file=sys.stderr)
         return USAGE_ERROR
     try:
         manifests = render_stack(config)

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from infra import render
 from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
 from infra.release import chart_values, service_port
 from infra.render import (
@@ -146,6 +147,22 @@ def _tree_with(tmp_path: Path, stack_text: str) -> Path:
     (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
     (tmp_path / "Pulumi.bad.yaml").write_text(stack_text)
     return tmp_path
+
+
+def test_cli_invalid_stack_is_one_line_naming_every_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree_with(
+        tmp_path, "config:\n  tensorrt-llm:replicas: -1\n  tensorrt-llm:engine: foo\n"
+    )
+    # main() reads the repository root; point it at the temporary tree instead of
+    # writing a stack file that other tests would discover.
+    monkeypatch.setattr(render, "load_stack", lambda stack: load_stack(stack, root))
+    assert render.main(["--stack", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0, err
+    assert "tensorrt-llm:replicas: must be >= 1, got -1" in err
+    assert "tensorrt-llm:engine: must be one of" in err
 
 
 def test_unreadable_stack_file_is_a_one_line_error(tmp_path: Path) -> None:
