@@ -28,6 +28,9 @@ from service.engines.base import FinishReason
 MAX_N = 8
 MAX_PROMPTS = 16
 MAX_STOP_STRINGS = 4
+# Engines take an unsigned 64-bit seed (torch.Generator, TensorRT-LLM's random_seed)
+# and n samples use seed .. seed + n - 1: below 2**63 every one of them fits.
+SEED_LIMIT = 2**63
 
 Stop = str | Annotated[list[str], Field(max_length=MAX_STOP_STRINGS)] | None
 
@@ -73,7 +76,9 @@ class SamplingFields(BaseModel):
     max_tokens: MaxTokens = None
     n: int = Field(1, ge=1, le=MAX_N, description="Completions per prompt.")
     presence_penalty: Penalty = None
-    seed: int | None = Field(None, description="Same seed and request, same output.")
+    seed: int | None = Field(
+        None, ge=0, lt=SEED_LIMIT, description="Same seed and request, same output."
+    )
     stop: Stop = Field(None, description="Up to 4 strings that end generation.")
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -187,6 +187,8 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
         ("/v1/completions", {"prompt": "x", "temperature": 3}, "temperature"),
         ("/v1/completions", {"prompt": "x", "top_p": 0}, "top_p"),
         ("/v1/completions", {"prompt": "x", "n": 99}, "n"),
+        ("/v1/completions", {"prompt": "x", "seed": -1}, "seed"),
+        ("/v1/completions", {"prompt": "x", "seed": 2**64}, "seed"),
         ("/v1/completions", {"prompt": [1, 2, 3]}, "prompt"),
         ("/v1/completions", {"prompt": "x", "logprobs": 2}, "logprobs"),
         ("/v1/completions", {"prompt": "x", "best_of": 3}, None),
@@ -218,6 +220,27 @@ def test_bad_input_is_a_400_naming_the_field(
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param
     assert (param or "best_of") in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/v1/completions", {"prompt": "x", "stop": ["a"] * 5}, "stop: List should have at most 4"),
+        ("/v1/completions", {"prompt": []}, "prompt: List should have at least 1"),
+        ("/v1/completions", {"prompt": 5}, "prompt: Input should be a valid string"),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages[0].content[0].type: Input should be 'text'",
+        ),
+    ],
+)
+def test_a_field_of_several_shapes_is_named_with_the_error_that_explains_it(
+    client: TestClient, path: str, body: dict, message: str
+) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(message)
 
 
 def test_invalid_json_is_a_400_not_a_500(client: TestClient) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from service.engines.base import EngineError, GenerationRequest
 from service.engines.transformers_engine import TransformersEngine
+from service.openai_api.protocol import MAX_N, SEED_LIMIT
 from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
 from tests.service.sse import sse_json
 from tests.service.tiny_model import CONTEXT_TOKENS, build_tiny_llama
@@ -54,6 +55,14 @@ def test_greedy_and_seeded_sampling_repeat(server: ThreadServer) -> None:
 
     assert text(temperature=0) == text(temperature=0)
     assert text(temperature=1.5, top_p=0.9, seed=11) == text(temperature=1.5, top_p=0.9, seed=11)
+
+
+def test_the_largest_seed_fits_every_sample(server: ThreadServer) -> None:
+    # n samples take seed .. seed + n - 1; torch.Generator refuses anything past 2**64 - 1.
+    body = {"prompt": "hi", "max_tokens": 2, "n": MAX_N, "seed": SEED_LIMIT - 1}
+    response = httpx.post(f"{server.base_url}/v1/completions", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == MAX_N
 
 
 def test_chat_uses_the_tokenizer_template_through_the_openai_client(server: ThreadServer) -> None:
