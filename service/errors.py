@@ -81,25 +81,53 @@ def error_response(error: APIError) -> JSONResponse:
     )
 
 
+# Pydantic names the member of a union it tried (`str`, `list[str]`) in the location;
+# clients know only their own field names.
+_UNION_MEMBER_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
+
+
+def _union_member(part: object) -> bool:
+    return isinstance(part, str) and (part in _UNION_MEMBER_TAGS or "[" in part)
+
+
 def _field_path(loc: Sequence[Any]) -> str:
-    """("body", "messages", 0, "content") -> "messages[0].content"."""
+    """("body", "messages", 0, "content", "str") -> "messages[0].content"."""
     path = ""
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        if _union_member(part):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
 
+def _top_level(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
+def _most_telling(errors: Sequence[Any]) -> Any:
+    """The first error, or, when a union field failed every member, the member error
+    that says more than "should be a valid string" (a list too long, a wrong part)."""
+    first = errors[0]
+    if not any(_union_member(part) for part in first.get("loc", ())):
+        return first
+    field = _top_level(_field_path(first.get("loc", ())))
+    for error in errors:
+        same_field = _top_level(_field_path(error.get("loc", ()))) == field
+        if same_field and not str(error.get("type", "")).endswith("_type"):
+            return error
+    return first
+
+
 def validation_error(exc: RequestValidationError) -> APIError:
     """Name the first bad field, as OpenAI does; 400 because that is what clients expect."""
-    first = exc.errors()[0]
+    first = _most_telling(exc.errors())
     field = _field_path(first.get("loc", ()))
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
         return APIError(400, f"request body is not valid JSON: {message}", code="invalid_json")
     if not field:
         return APIError(400, f"request body: {message}", code="invalid_request")
-    top_level = field.split(".")[0].split("[")[0]
-    return APIError(400, f"{field}: {message}", code="invalid_value", param=top_level)
+    return APIError(400, f"{field}: {message}", code="invalid_value", param=_top_level(field))
 
 
 def install_error_handlers(app: FastAPI) -> None:
