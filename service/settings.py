@@ -28,8 +28,13 @@ CONFIG_ERROR_EXIT_STATUS = 2
 
 class Settings(BaseSettings):
     # An empty variable (a chart value left blank) means "use the default".
+    # No inf or nan: an infinite simulated delay or drain would hang instead of failing.
     model_config = SettingsConfigDict(
-        case_sensitive=False, extra="forbid", frozen=True, env_ignore_empty=True
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+        env_ignore_empty=True,
+        allow_inf_nan=False,
     )
 
     # --- HTTP server
