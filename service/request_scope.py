@@ -161,6 +161,11 @@ class RequestScopeMiddleware:
             await send(message)
 
         try:
+            if body_size is None and scope["method"] not in _BODYLESS_METHODS:
+                # A chunked body has no length to check up front: read it here, capped.
+                raw = await _read_capped(receive)
+                body_size = MAX_REQUEST_BODY_BYTES + 1 if raw is None else len(raw)
+                receive = _replay(raw or b"", receive)
             if body_size is not None and body_size > MAX_REQUEST_BODY_BYTES:
                 message = f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
                 body = error_body(413, message, "request_too_large")
@@ -207,6 +212,27 @@ class RequestScopeMiddleware:
                     "duration_ms": round(seconds * 1000, 2),
                 },
             )
+
+
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+async def _read_capped(receive: Receive) -> bytes | None:
+    """The whole request body, or None as soon as it passes MAX_REQUEST_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client left mid-body: the app sees what came
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 def _read_headers(scope: Scope) -> tuple[str | None, int | None]:

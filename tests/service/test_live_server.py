@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -15,7 +15,10 @@ import pytest
 
 from service.engines.base import EngineError, GenerationChunk, GenerationRequest
 from service.engines.simulated import SimulatedEngine, count_tokens
+from service.request_scope import MAX_REQUEST_BODY_BYTES
 from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+
+JSON = {"content-type": "application/json"}
 
 
 def openai_client(live: ThreadServer, api_key: str = "unused") -> openai.OpenAI:
@@ -113,6 +116,27 @@ def test_full_queue_answers_429_with_retry_after() -> None:
         assert metric(live, 'trtllm_requests_rejected_total{reason="queue_full"}') == 1
         assert metric(live, "trtllm_requests_running") == 0
         assert metric(live, "trtllm_requests_waiting") == 0
+
+
+# --- request size
+
+
+def test_chunked_body_without_a_length_is_capped_too(live: ThreadServer) -> None:
+    def over_the_limit() -> Iterator[bytes]:
+        megabyte = b" " * 2**20
+        for _ in range(MAX_REQUEST_BODY_BYTES // len(megabyte) + 1):
+            yield megabyte
+        yield b'{"prompt": "x", "max_tokens": 1}'
+
+    url = f"{live.base_url}/v1/completions"
+    response = httpx.post(url, content=over_the_limit(), headers=JSON, timeout=30)
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    small = iter([b'{"prompt": "x",', b' "max_tokens": 2}'])
+    response = httpx.post(url, content=small, headers=JSON, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["completion_tokens"] == 2
 
 
 # --- client disconnects
