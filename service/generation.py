@@ -57,6 +57,20 @@ def require_ready(runtime: Runtime) -> None:
     raise APIError(503, message, code="model_not_ready", headers={"Retry-After": "5"})
 
 
+def max_tokens_for(runtime: Runtime, requested: int | None) -> int:
+    """The request's max_tokens (MAX_TOKENS if unset); 400 if it cannot fit the context."""
+    tokens = requested or runtime.settings.max_tokens
+    limit = runtime.info.max_context_tokens if runtime.info else None
+    if limit is not None and tokens > limit:
+        raise APIError(
+            400,
+            f"max_tokens: {tokens} is more than this model's context ({limit} tokens)",
+            code="invalid_value",
+            param="max_tokens",
+        )
+    return tokens
+
+
 @dataclass
 class SequenceState:
     """What one sequence produced so far."""

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from service.engines.base import ChatMessage, EngineError, GenerationChunk, GenerationRequest
 from service.errors import APIError
-from service.generation import Generation, SequenceState, require_ready
+from service.generation import Generation, SequenceState, max_tokens_for, require_ready
 from service.openai_api.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -95,15 +95,7 @@ class OpenAIServing:
                 param="model",
             )
         info = runtime.info
-        limit = info.max_context_tokens if info else None
-        tokens = max_tokens or runtime.settings.max_tokens
-        if limit is not None and tokens > limit:
-            raise APIError(
-                400,
-                f"max_tokens: {tokens} is more than this model's context ({limit} tokens)",
-                code="invalid_value",
-                param="max_tokens",
-            )
+        tokens = max_tokens_for(runtime, max_tokens)
         if body.seed is not None and info is not None and not info.supports_seed:
             raise APIError(400, "seed: not supported by this engine", param="seed")
         temperature = (

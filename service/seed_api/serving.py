@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from service.engines.base import GenerationRequest
 from service.errors import APIError
-from service.generation import Generation
+from service.generation import Generation, max_tokens_for
 from service.runtime import Runtime
 from service.seed_api.protocol import GenerateRequest, GenerateResponse, GenerateStreamEvent
 from service.streaming import SSE_DONE, EventStreamResponse, sse_error, sse_event
@@ -24,7 +24,7 @@ class GenerateServing:
         request = GenerationRequest(
             request_id=request_id,
             prompt=body.prompt,
-            max_tokens=body.max_tokens or settings.max_tokens,
+            max_tokens=max_tokens_for(self._runtime, body.max_tokens),
             temperature=body.temperature if body.temperature is not None else settings.temperature,
             top_p=body.top_p if body.top_p is not None else settings.top_p,
         )

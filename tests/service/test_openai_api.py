@@ -209,6 +209,7 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
             "logprobs",
         ),
         ("/generate", {"prompt": "x", "top_p": 2}, "top_p"),
+        ("/generate", {"prompt": "x", "max_tokens": 100000}, "max_tokens"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(
