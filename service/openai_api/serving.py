@@ -7,6 +7,7 @@ collects, and each endpoint only says how a sequence becomes a choice.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -173,7 +174,9 @@ class OpenAIServing:
         require_ready(self._runtime)
         messages = [ChatMessage(role=m.role, content=m.text) for m in body.messages]
         try:
-            prompt = self._runtime.engine.apply_chat_template(messages)
+            # Templates are Jinja run over the whole conversation: long chats would
+            # hold the event loop (and every other stream) for milliseconds.
+            prompt = await asyncio.to_thread(self._runtime.engine.apply_chat_template, messages)
         except EngineError as error:
             raise APIError(400, f"messages: {error}", param="messages") from None
         generation, reply = await self._start(

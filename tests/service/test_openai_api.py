@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 import pytest
 from fastapi.testclient import TestClient
 
-from service.engines.simulated import count_tokens
+from service.app import create_app
+from service.engines.base import ChatMessage
+from service.engines.simulated import SimulatedEngine, count_tokens
 from service.request_scope import MAX_REQUEST_BODY_BYTES
+from tests.service.servers import fast_settings, wait_until
 from tests.service.sse import sse_json
 
 
@@ -293,3 +299,22 @@ def test_request_body_over_the_limit_is_a_413_before_it_is_read(client: TestClie
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_chat_template_is_rendered_off_the_event_loop() -> None:
+    rendered_on: list[threading.Thread] = []
+
+    class RecordingEngine(SimulatedEngine):
+        def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
+            rendered_on.append(threading.current_thread())
+            return super().apply_chat_template(messages)
+
+    app = create_app(fast_settings(), engine=RecordingEngine())
+    with TestClient(app) as chat_client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = {"model": "simulated", "messages": [{"role": "user", "content": "hi"}]}
+        response = chat_client.post("/v1/chat/completions", json={**body, "max_tokens": 2})
+        assert response.status_code == 200, response.text
+        loop_thread = chat_client.portal.call(threading.current_thread)  # type: ignore[union-attr]
+    assert rendered_on
+    assert rendered_on[0] is not loop_thread
