@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
     model_serializer,
     model_validator,
 )
@@ -60,7 +61,7 @@ Penalty = Annotated[
 
 
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class SamplingFields(BaseModel):
@@ -80,7 +81,7 @@ class SamplingFields(BaseModel):
         None, ge=0, lt=SEED_LIMIT, description="Same seed and request, same output."
     )
     stop: Stop = Field(None, description="Up to 4 strings that end generation.")
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     temperature: Temperature = None
     top_p: TopP = None
@@ -98,7 +99,7 @@ class CompletionRequest(SamplingFields):
         description="A prompt or a list of prompts (token-id prompts are not supported)."
     )
     best_of: int | None = Field(None, description="Only equal to n (or unset).")
-    echo: bool = Field(False, description="Prepend the prompt to the completion.")
+    echo: StrictBool = Field(False, description="Prepend the prompt to the completion.")
     # 0 is a request too (the sampled token's log-probability): only unset is accepted.
     logprobs: Annotated[int | None, _refused("logprobs", lambda v: v is None)] = Field(
         None, description="Not supported."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.engines.base import FinishReason
 from service.openai_api.protocol import MaxTokens, Temperature, TopP
@@ -15,7 +15,7 @@ class GenerateRequest(BaseModel):
     max_tokens: MaxTokens = None
     temperature: Temperature = None
     top_p: TopP = None
-    stream: bool = Field(False, description="Answer with server-sent GenerateStreamEvents.")
+    stream: StrictBool = Field(False, description="Answer with server-sent GenerateStreamEvents.")
 
 
 class GenerateResponse(BaseModel):

@@ -214,6 +214,18 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
             {"messages": [{"role": "user", "content": "x"}], "logprobs": True},
             "logprobs",
         ),
+        ("/v1/completions", {"prompt": "x", "stream": "yes"}, "stream"),
+        ("/v1/completions", {"prompt": "x", "echo": 1}, "echo"),
+        (
+            "/v1/chat/completions",
+            {
+                "messages": [{"role": "user", "content": "x"}],
+                "stream": True,
+                "stream_options": {"include_usage": "true"},
+            },
+            "stream_options",
+        ),
+        ("/generate", {"prompt": "x", "stream": "no"}, "stream"),
         ("/generate", {"prompt": "x", "top_p": 2}, "top_p"),
         ("/generate", {"prompt": "x", "max_tokens": 100000}, "max_tokens"),
     ],
