@@ -28,6 +28,7 @@ from service.engines.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    InvalidRequestError,
     PromptTooLongError,
 )
 from service.errors import APIError
@@ -179,6 +180,8 @@ class Generation:
             return APIError(
                 400, str(error), code="context_length_exceeded", param=self._prompt_param
             )
+        if isinstance(error, InvalidRequestError):
+            return APIError(400, str(error), code="invalid_request")
         if isinstance(error, EngineError):
             return APIError(500, f"engine error: {error}", code="engine_error")
         if isinstance(error, StopAsyncIteration):

@@ -19,6 +19,10 @@ class EngineError(Exception):
     """The engine failed a request; the message is safe to show to clients."""
 
 
+class InvalidRequestError(EngineError):
+    """The engine refuses this request's parameters; maps to HTTP 400."""
+
+
 class PromptTooLongError(EngineError):
     """The prompt does not fit the engine's context; maps to HTTP 400/413."""
 

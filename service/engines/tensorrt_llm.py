@@ -28,6 +28,7 @@ from service.engines.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    InvalidRequestError,
     PromptTooLongError,
 )
 from service.engines.stopping import held_back
@@ -204,7 +205,8 @@ class TensorRTLLMEngine(Engine):
         try:
             return self._sampling_params_cls(**kwargs)
         except ValueError as exc:
-            raise EngineError(str(exc)) from exc
+            message = f"TensorRT-LLM rejected the sampling parameters: {exc}"
+            raise InvalidRequestError(message) from exc
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         llm = self._require_llm()
@@ -222,7 +224,7 @@ class TensorRTLLMEngine(Engine):
             if "max_num_tokens" in str(exc) or "max_seq_len" in str(exc):
                 limit = self._prompt_limit if self._prompt_limit is not None else prompt_tokens - 1
                 raise PromptTooLongError(prompt_tokens, limit) from exc
-            raise EngineError(f"TensorRT-LLM rejected the request: {exc}") from exc
+            raise InvalidRequestError(f"TensorRT-LLM rejected the request: {exc}") from exc
         except RuntimeError as exc:
             # "LLM is shutting down", or a background executor error surfacing here.
             logger.error("TensorRT-LLM refused request %s: %s", request.request_id, exc)

@@ -798,6 +798,31 @@ def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -
         assert (ready.status_code, ready.json()["reason"]) == (503, reason)
 
 
+def test_a_request_upstream_rejects_is_a_400_not_a_500(
+    fake: ModuleType, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.service.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        llm = app.state.runtime.engine._llm
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise ValueError("guided decoding is not enabled")
+
+        monkeypatch.setattr(llm, "generate_async", refuse)
+        response = client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 2})
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert "guided decoding is not enabled" in error["message"]
+        assert app.state.runtime.admission.in_flight == 0
+
+
 async def test_engine_is_unusable_before_load(model_dir: Path) -> None:
     engine = engine_for(model_dir)
     with pytest.raises(EngineError, match="not loaded"):
