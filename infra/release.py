@@ -18,6 +18,7 @@ from infra.config import StackConfig
 from infra.helm import release_status
 from infra.image import parse_image_ref
 from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
+from service.metric_names import REQUESTS_WAITING
 
 # Added to modelLoadTimeoutSeconds for Helm's wait: pulling a multi-GB CUDA image and
 # scheduling happen before the startup probe's clock starts.
@@ -26,8 +27,6 @@ HELM_TIMEOUT_MARGIN_SECONDS = 600
 PROMETHEUS_ADAPTER_CHART = "prometheus-adapter"
 PROMETHEUS_ADAPTER_CHART_VERSION = "4.11.0"
 PROMETHEUS_ADAPTER_REPO = "https://prometheus-community.github.io/helm-charts"
-# The server's queue gauge (service/metrics.py); the HPA scales on its per-pod average.
-REQUESTS_WAITING_METRIC = "trtllm_requests_waiting"
 
 
 def _image_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
@@ -117,14 +116,15 @@ def release_timeout_seconds(config: StackConfig) -> int:
 
 
 def prometheus_adapter_values(config: StackConfig) -> dict[str, Any]:
-    """prometheus-adapter serving trtllm_requests_waiting as a Pods custom metric."""
+    """prometheus-adapter serving the server's queue gauge as a Pods custom metric, under
+    the name the chart's HPA asks for (its per-pod average drives scaling)."""
     adapter = config.prometheus_adapter
     rule = {
-        "seriesQuery": f'{REQUESTS_WAITING_METRIC}{{namespace!="",pod!=""}}',
+        "seriesQuery": f'{REQUESTS_WAITING}{{namespace!="",pod!=""}}',
         "resources": {
             "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
         },
-        "name": {"matches": f"^{REQUESTS_WAITING_METRIC}$", "as": REQUESTS_WAITING_METRIC},
+        "name": {"matches": f"^{REQUESTS_WAITING}$", "as": REQUESTS_WAITING},
         "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
     }
     return {

@@ -32,7 +32,7 @@ from service.engines.base import (
     PromptTooLongError,
 )
 from service.errors import APIError
-from service.metrics import (
+from service.metric_names import (
     REJECT_DRAINING,
     REJECT_NOT_READY,
     REJECT_PROMPT_TOO_LONG,

@@ -1,9 +1,4 @@
-"""The server's Prometheus metrics: the one list the chart's dashboard and HPA read.
-
-Names follow the Prometheus guide (one `trtllm_` prefix, base units, `_total` on
-counters only) and mirror vLLM / TensorRT-LLM's familiar ones so existing dashboards
-carry over. `trtllm_requests_waiting` is the autoscaling signal: requests admitted
-but still waiting for one of MAX_CONCURRENT_REQUESTS slots.
+"""The server's Prometheus metrics, under the names in service.metric_names.
 
 Each app gets its own registry, so several apps in one process (tests) never clash.
 """
@@ -25,41 +20,22 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-HTTP_REQUESTS_TOTAL = "trtllm_http_requests_total"
-REQUESTS_REJECTED_TOTAL = "trtllm_requests_rejected_total"
-E2E_REQUEST_LATENCY_SECONDS = "trtllm_e2e_request_latency_seconds"
-TIME_TO_FIRST_TOKEN_SECONDS = "trtllm_time_to_first_token_seconds"
-INTER_TOKEN_LATENCY_SECONDS = "trtllm_inter_token_latency_seconds"
-PROMPT_TOKENS_TOTAL = "trtllm_prompt_tokens_total"
-GENERATION_TOKENS_TOTAL = "trtllm_generation_tokens_total"
-REQUESTS_RUNNING = "trtllm_requests_running"
-REQUESTS_WAITING = "trtllm_requests_waiting"
+from service.metric_names import (
+    E2E_REQUEST_LATENCY_SECONDS,
+    GENERATION_TOKENS_TOTAL,
+    HTTP_REQUESTS_TOTAL,
+    INTER_TOKEN_LATENCY_SECONDS,
+    PROMPT_TOKENS_TOTAL,
+    REJECT_REASONS,
+    REQUESTS_REJECTED_TOTAL,
+    REQUESTS_RUNNING,
+    REQUESTS_WAITING,
+    TIME_TO_FIRST_TOKEN_SECONDS,
+)
 
 # The `*_created` series prometheus-client adds to every counter and histogram only
 # double the scrape size; nothing we ship reads them.
 disable_created_metrics()
-
-# Exported base names (histograms without their _bucket/_sum/_count series).
-METRIC_NAMES: frozenset[str] = frozenset(
-    {
-        HTTP_REQUESTS_TOTAL,
-        REQUESTS_REJECTED_TOTAL,
-        E2E_REQUEST_LATENCY_SECONDS,
-        TIME_TO_FIRST_TOKEN_SECONDS,
-        INTER_TOKEN_LATENCY_SECONDS,
-        PROMPT_TOKENS_TOTAL,
-        GENERATION_TOKENS_TOTAL,
-        REQUESTS_RUNNING,
-        REQUESTS_WAITING,
-    }
-)
-
-# Label values of REQUESTS_REJECTED_TOTAL; a fixed set keeps cardinality bounded.
-REJECT_QUEUE_FULL = "queue_full"
-REJECT_NOT_READY = "not_ready"
-REJECT_DRAINING = "draining"
-REJECT_PROMPT_TOO_LONG = "prompt_too_long"
-REJECT_REASONS = (REJECT_QUEUE_FULL, REJECT_NOT_READY, REJECT_DRAINING, REJECT_PROMPT_TOO_LONG)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

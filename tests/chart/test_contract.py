@@ -1,6 +1,6 @@
 """The chart speaks the server's language: env names and values, metric names, port.
 
-The server owns these facts (service/settings.py ENV_VARS, service/metrics.py
+The server owns these facts (service/settings.py ENV_VARS, service/metric_names.py
 METRIC_NAMES); the chart restates them in templates, so these tests are what keep
 the two from drifting apart.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from service.metrics import METRIC_NAMES, REQUESTS_WAITING
+from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
 from service.settings import ENV_VARS, Settings
 from tests.chart.rendering import CHART_DIR, Rendered, env_of, server_container
 

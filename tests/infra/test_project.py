@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import yaml
@@ -61,3 +62,17 @@ def test_no_program_module_shadows_the_standard_library() -> None:
     # for pydantic and everything else.
     modules = {p.stem for p in INFRA_DIR.glob("*.py")}
     assert not modules & set(sys.stdlib_module_names)
+
+
+def test_the_program_imports_none_of_the_servers_dependencies() -> None:
+    """`pulumi up` installs only the [infra] extra: shared facts the program reads from
+    service/ (metric names) must come from modules that import nothing of the server."""
+    code = (
+        "import sys, infra.config, infra.release, infra.namespace, infra.render\n"
+        "server = {'fastapi', 'prometheus_client', 'uvicorn', 'torch', 'transformers'}\n"
+        "print(sorted(server & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert result.stdout.strip() == "[]", result.stdout

@@ -13,8 +13,9 @@ from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selec
 from infra.config import StackConfig, parse, raw_from_stack_file
 from infra.gpu import DEVICE_PLUGIN_CHART_VERSION, DEVICE_PLUGIN_REPO
 from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
-from infra.release import REQUESTS_WAITING_METRIC, chart_values, service_port
+from infra.release import chart_values, service_port
 from infra.service_secrets import secret_names
+from service.metric_names import REQUESTS_WAITING
 from tests.infra.harness import (
     MOCK_DIGEST,
     PROJECT,
@@ -351,8 +352,11 @@ def test_prometheus_adapter_exposes_the_queue_metric(stack: str) -> None:
         values = adapter.plain("values")
         assert values["rules"]["default"] is False
         (rule,) = values["rules"]["custom"]
-        assert rule["seriesQuery"].startswith(REQUESTS_WAITING_METRIC + "{")
+        assert rule["seriesQuery"].startswith(REQUESTS_WAITING + "{")
         assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+        # The HPA asks the custom metrics API for this exact name, per pod.
+        assert rule["name"]["as"] == REQUESTS_WAITING
+        assert rule["metricsQuery"] == "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
         assert adapter.plain("version"), "chart version must be pinned"
 
 

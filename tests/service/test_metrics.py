@@ -7,7 +7,8 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
-from service.metrics import METRIC_NAMES, LoopHistogram
+from service.metric_names import METRIC_NAMES
+from service.metrics import LoopHistogram
 from tests.service.servers import fast_settings
 
 CONTRACT_NAMES = {

@@ -356,7 +356,7 @@ true
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.metrics.requestsWaiting: the server's queue-depth gauge (service/metrics.py), the HPA signal. */}}
+{{/* tensorrt-llm.metrics.requestsWaiting: the server's queue-depth gauge (service/metric_names.py), the HPA signal. */}}
 {{- define "tensorrt-llm.metrics.requestsWaiting" -}}
 trtllm_requests_waiting
 {{- end -}}

@@ -1,0 +1,45 @@
+"""The server's metric names: the one list the Pulumi program (prometheus-adapter
+rule), the chart's HPA and dashboard, and the tests read.
+
+Names follow the Prometheus guide (one `trtllm_` prefix, base units, `_total` on
+counters only) and mirror vLLM / TensorRT-LLM's familiar ones so existing dashboards
+carry over. `trtllm_requests_waiting` is the autoscaling signal: requests admitted
+but still waiting for one of MAX_CONCURRENT_REQUESTS slots.
+
+Plain constants with no imports, so the Pulumi program can read them without the
+server's dependencies.
+"""
+
+from __future__ import annotations
+
+HTTP_REQUESTS_TOTAL = "trtllm_http_requests_total"
+REQUESTS_REJECTED_TOTAL = "trtllm_requests_rejected_total"
+E2E_REQUEST_LATENCY_SECONDS = "trtllm_e2e_request_latency_seconds"
+TIME_TO_FIRST_TOKEN_SECONDS = "trtllm_time_to_first_token_seconds"
+INTER_TOKEN_LATENCY_SECONDS = "trtllm_inter_token_latency_seconds"
+PROMPT_TOKENS_TOTAL = "trtllm_prompt_tokens_total"
+GENERATION_TOKENS_TOTAL = "trtllm_generation_tokens_total"
+REQUESTS_RUNNING = "trtllm_requests_running"
+REQUESTS_WAITING = "trtllm_requests_waiting"
+
+# Exported base names (histograms without their _bucket/_sum/_count series).
+METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        HTTP_REQUESTS_TOTAL,
+        REQUESTS_REJECTED_TOTAL,
+        E2E_REQUEST_LATENCY_SECONDS,
+        TIME_TO_FIRST_TOKEN_SECONDS,
+        INTER_TOKEN_LATENCY_SECONDS,
+        PROMPT_TOKENS_TOTAL,
+        GENERATION_TOKENS_TOTAL,
+        REQUESTS_RUNNING,
+        REQUESTS_WAITING,
+    }
+)
+
+# Label values of REQUESTS_REJECTED_TOTAL; a fixed set keeps cardinality bounded.
+REJECT_QUEUE_FULL = "queue_full"
+REJECT_NOT_READY = "not_ready"
+REJECT_DRAINING = "draining"
+REJECT_PROMPT_TOO_LONG = "prompt_too_long"
+REJECT_REASONS = (REJECT_QUEUE_FULL, REJECT_NOT_READY, REJECT_DRAINING, REJECT_PROMPT_TOO_LONG)
