@@ -19,45 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
-import yaml
 from helm_python import _native
 
 from infra.chart import CHART_DIR
-from infra.config import ConfigError, StackConfig, parse, raw_from_stack_file
+from infra.config import ConfigError, StackConfig, StackFileError, load_stack, project_name
 from infra.release import chart_values
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 USAGE_ERROR = 2
 RENDER_ERROR = 1
-
-
-class StackFileError(Exception):
-    """The stack file cannot be read; the message is one line."""
-
-
-def project_name(root: Path = REPO_ROOT) -> str:
-    return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
-
-
-def load_stack(stack: str, root: Path = REPO_ROOT) -> StackConfig:
-    """Validated config of Pulumi.<stack>.yaml; StackFileError or ConfigError if bad."""
-    path = root / f"Pulumi.{stack}.yaml"
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise StackFileError(f"no stack file {path.name} in {root}") from None
-    except (OSError, yaml.YAMLError) as error:
-        reason = str(error).splitlines()[0]
-        raise StackFileError(f"cannot read {path.name}: {reason}") from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping")
-    project = project_name(root)
-    raw, issues = raw_from_stack_file(document.get("config") or {}, project)
-    return parse(raw, project, issues)
 
 
 def image_ref_for_render(config: StackConfig) -> str:

@@ -61,6 +61,7 @@ def test_no_program_module_shadows_the_standard_library() -> None:
     # Pulumi puts infra/ first on sys.path; infra/secrets.py would replace `secrets`
     # for pydantic and everything else.
     modules = {p.stem for p in INFRA_DIR.glob("*.py")}
+    modules |= {p.parent.name for p in INFRA_DIR.glob("*/__init__.py")}
     assert not modules & set(sys.stdlib_module_names)
 
 

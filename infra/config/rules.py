@@ -1,0 +1,178 @@
+"""Rules between keys that the schema cannot express; each names the key to change.
+
+Every rule runs once all fields are valid, and every broken rule is reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.chart import chart_default
+from infra.config.issues import ConfigIssue, show
+from infra.config.schema import ResourceList, StackConfig
+from infra.config.types import quantity_value
+
+
+def required_secrets(c: StackConfig) -> dict[str, str]:
+    """Secret keys the stack cannot deploy without, and the key that requires each."""
+    required = {}
+    if c.registry.private:
+        required["registryPassword"] = "registry.private"
+    if c.require_api_keys:
+        required["apiKeys"] = "requireApiKeys"
+    return required
+
+
+def rules(c: StackConfig) -> list[ConfigIssue]:
+    """Rules between keys; each returns the key to change and why. All are reported."""
+    issues: list[ConfigIssue] = []
+
+    def bad(key: str, expected: str, got: Any) -> None:
+        issues.append(ConfigIssue(key, expected, show(got)))
+
+    if c.engine == "tensorrt-llm" and not c.gpu.enabled:
+        bad("gpu.enabled", "must be true when engine is tensorrt-llm", c.gpu.enabled)
+    if c.engine == "tensorrt-llm" and c.image_target != "runtime":
+        bad("image.target", "must be runtime when engine is tensorrt-llm", c.image_target)
+    if not c.gpu.enabled and c.tensor_parallel_size > 1:
+        bad("tensorParallelSize", "must be 1 when gpu.enabled is false", c.tensor_parallel_size)
+    if c.gpu.enabled and c.gpu.gpus_per_node % c.tensor_parallel_size:
+        bad(
+            "tensorParallelSize",
+            f"must divide gpu.gpusPerNode ({c.gpu.gpus_per_node}): a pod's GPUs share a node",
+            c.tensor_parallel_size,
+        )
+
+    scaling = c.autoscaling
+    if scaling.enabled:
+        if scaling.min_replicas is None:
+            bad("autoscaling.minReplicas", "required when autoscaling.enabled", None)
+        if scaling.max_replicas is None:
+            bad("autoscaling.maxReplicas", "required when autoscaling.enabled", None)
+        if (
+            scaling.min_replicas is not None
+            and scaling.max_replicas is not None
+            and scaling.max_replicas < scaling.min_replicas
+        ):
+            bad(
+                "autoscaling.maxReplicas",
+                f"must be >= autoscaling.minReplicas ({scaling.min_replicas})",
+                scaling.max_replicas,
+            )
+
+    image, registry = c.image, c.registry
+    if (image.ref is None) == (image.repository is None):
+        bad(
+            "image.repository",
+            "set exactly one of image.ref (prebuilt) and image.repository (build and push)",
+            {"ref": image.ref, "repository": image.repository},
+        )
+    if registry.private:
+        if not registry.server:
+            bad("registry.server", "required when registry.private", registry.server)
+        if not registry.username:
+            bad("registry.username", "required when registry.private", registry.username)
+        if c.registry_password is None:
+            bad(
+                "registryPassword",
+                "required when registry.private (pulumi config set --secret registryPassword ...)",
+                None,
+            )
+    image_name = image.ref or image.repository
+    if registry.server and image_name and not image_name.startswith(registry.server + "/"):
+        key = "image.ref" if image.ref else "image.repository"
+        bad(key, f"must be in registry.server ({registry.server}/...)", image_name)
+
+    if c.require_api_keys and c.api_keys is None:
+        bad(
+            "apiKeys",
+            "required when requireApiKeys (pulumi config set --secret apiKeys key1,key2)",
+            None,
+        )
+
+    issues += _capacity_rules(c)
+
+    if c.prometheus_adapter.enabled and not c.monitoring.enabled:
+        bad(
+            "monitoring.enabled",
+            "must be true when prometheusAdapter.enabled: the adapter "
+            "reads what Prometheus scrapes",
+            c.monitoring.enabled,
+        )
+    if c.prometheus_adapter.enabled and not scaling.enabled:
+        bad("prometheusAdapter.enabled", "only useful with autoscaling.enabled", True)
+    policy = c.network_policy
+    if policy.enabled and c.monitoring.enabled and not policy.monitoring_namespaces:
+        bad(
+            "networkPolicy.monitoringNamespaces",
+            "must list Prometheus's namespace when monitoring.enabled, or scrapes are dropped",
+            [],
+        )
+    if c.ingress.enabled:
+        if not c.ingress.host:
+            bad("ingress.host", "required when ingress.enabled", c.ingress.host)
+        if policy.enabled and not policy.ingress_namespaces:
+            bad(
+                "networkPolicy.ingressNamespaces",
+                "must list the ingress controller's namespace when ingress.enabled",
+                [],
+            )
+    return issues
+
+
+def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
+    """The quota and the model cache must hold the most pods the stack can run at once."""
+    issues: list[ConfigIssue] = []
+    peak = c.peak_pods
+    why = f"{c.max_pods} pods + {c.rollout_surge} rollout surge"
+
+    cache_type = c.model_cache.type or chart_default("modelCache.type")
+    cache_enabled = (
+        c.model_cache.enabled
+        if c.model_cache.enabled is not None
+        else chart_default("modelCache.enabled")
+    )
+    creates_claim = cache_enabled and cache_type == "pvc" and not c.model_cache.existing_claim
+    access = c.model_cache.access_mode or chart_default("modelCache.accessMode")
+    if creates_claim and c.max_pods > 1 and access != "ReadWriteMany":
+        issues.append(
+            ConfigIssue(
+                "modelCache.accessMode",
+                f"must be ReadWriteMany: {c.max_pods} pods share one claim across nodes",
+                show(access),
+            )
+        )
+
+    if not c.quota.enabled:
+        return issues
+    q = c.quota
+    if c.gpu.enabled and q.gpus < peak * c.tensor_parallel_size:
+        issues.append(
+            ConfigIssue(
+                "quota.gpus",
+                f"must be >= {peak * c.tensor_parallel_size} ({why}, x tensorParallelSize "
+                f"{c.tensor_parallel_size})",
+                show(q.gpus),
+            )
+        )
+    if q.pods < peak:
+        issues.append(ConfigIssue("quota.pods", f"must be >= {peak} ({why})", show(q.pods)))
+    requests = c.resources.requests or ResourceList()
+    for name, limit in (("cpu", q.cpu), ("memory", q.memory)):
+        per_pod = getattr(requests, name) or chart_default("resources.requests").get(name)
+        if per_pod is None:
+            continue
+        if quantity_value(limit) < peak * quantity_value(str(per_pod)):
+            issues.append(
+                ConfigIssue(
+                    f"quota.{name}",
+                    f"must hold {peak} x {per_pod} ({why}, x resources.requests.{name})",
+                    show(limit),
+                )
+            )
+    size = c.model_cache.size or chart_default("modelCache.size")
+    if creates_claim and quantity_value(q.storage) < quantity_value(size):
+        issues.append(
+            ConfigIssue("quota.storage", f"must be >= modelCache.size ({size})", show(q.storage))
+        )
+    return issues

@@ -1,0 +1,377 @@
+"""The stack's keys: one pydantic field per key, with its type, default and description.
+
+The README table and the `config:` block of Pulumi.yaml are generated from these fields
+(`python -m infra.docs --write`), so the defaults live here only. Pulumi's mocks do not
+apply Pulumi.yaml defaults, which is one more reason the code never relies on them: both
+places hold the same values and a test keeps it so.
+
+Shape of the keys:
+- Scalars that every stack sets (engine, replicas, tensorParallelSize, ...) are
+  top-level keys: `pulumi config set replicas 2`.
+- Groups that only make sense together (image, registry, gpu, autoscaling, quota, ...)
+  are objects: they read better in a stack file, and `pulumi config set --path
+  autoscaling.maxReplicas 4` edits one field. A stack's object replaces the default
+  object whole; fields it leaves out take the defaults below.
+- Secrets (registryPassword, hfToken, apiKeys) are top-level strings set with
+  `pulumi config set --secret`: a secret inside an object would make the whole object
+  secret and hide it from `pulumi preview --diff`.
+
+A pass-through field whose default is None leaves the chart's (and so the server's)
+own default in place; the chart owns those facts (infra/charts/tensorrt-llm/values.yaml).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from infra.chart import chart_default
+from infra.config.types import (
+    Cidr,
+    DnsLabel,
+    Engine,
+    Quantity,
+    ReleaseName,
+    SecretValue,
+    TensorParallelSize,
+)
+
+# Config keys whose values are secrets: set with `pulumi config set --secret KEY`.
+SECRET_KEYS = ("registryPassword", "hfToken", "apiKeys")
+
+
+class Group(BaseModel):
+    # Keys are camelCase like Pulumi's own; unknown keys are errors so a typo in a
+    # stack file never silently falls back to a default.
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        extra="forbid",
+        frozen=True,
+        arbitrary_types_allowed=True,
+    )
+
+
+class ModelConfig(Group):
+    path: str | None = Field(
+        None, description="Hugging Face model id or directory the server loads (chart default)."
+    )
+    served_model_name: str | None = Field(
+        None, description="Model name clients send and /v1/models lists (server default)."
+    )
+    trust_remote_code: bool | None = Field(
+        None, description="Run modelling code shipped with the model repository."
+    )
+
+
+class ImageConfig(Group):
+    ref: str | None = Field(
+        None, description="Prebuilt image (repo@sha256:... or repo:tag); skips the build."
+    )
+    repository: str | None = Field(
+        None, description="Repository the built image is pushed to (without tag)."
+    )
+    tag: str | None = Field(None, description="Tag of the built image (default: the stack name).")
+    target: Literal["runtime", "cpu"] | None = Field(
+        None,
+        description="service/Dockerfile stage: runtime (GPU, TensorRT-LLM) or cpu "
+        "(default: runtime when gpu.enabled, else cpu).",
+    )
+    platform: str = Field("linux/amd64", description="Platform of the built image.")
+    tensorrt_llm_version: str | None = Field(
+        None, description="TensorRT-LLM version build arg (default: the Dockerfile's)."
+    )
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = Field(
+        None, description="Image pull policy of the server pods (chart default)."
+    )
+
+
+class RegistryConfig(Group):
+    server: str | None = Field(
+        None, description="Registry host[:port] the image is pushed to and pulled from."
+    )
+    username: str | None = Field(None, description="Registry user (password: registryPassword).")
+    private: bool = Field(
+        False,
+        description="Pods need credentials to pull: creates a dockerconfigjson pull secret.",
+    )
+
+
+class GpuConfig(Group):
+    enabled: bool = Field(False, description="Schedule the server on GPU nodes and request GPUs.")
+    resource_name: str = Field(
+        "nvidia.com/gpu", description="Extended resource the device plugin advertises."
+    )
+    gpus_per_node: int = Field(
+        8, ge=1, description="GPUs on one node; tensorParallelSize must divide it."
+    )
+    provisioner: Literal["device-plugin", "gpu-operator"] = Field(
+        "device-plugin",
+        description="Who advertises GPUs: this program installs the NVIDIA device plugin, "
+        "or the GPU Operator already does.",
+    )
+    device_plugin_namespace: DnsLabel = Field(
+        "nvidia-device-plugin", description="Namespace of the device plugin (privileged)."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Labels of the GPU nodes (server and device plugin)."
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Extra tolerations for GPU node taints."
+    )
+
+
+class ResourceList(Group):
+    cpu: Quantity | None = Field(None, description="CPU quantity.")
+    memory: Quantity | None = Field(None, description="Memory quantity.")
+
+
+class ResourcesConfig(Group):
+    requests: ResourceList | None = Field(
+        None, description="Server container requests, without GPUs (chart default)."
+    )
+    limits: ResourceList | None = Field(
+        None, description="Server container limits, without GPUs (chart default)."
+    )
+
+
+class ServerConfig(Group):
+    max_batch_size: int | None = Field(None, ge=1, description="Engine batch size.")
+    max_num_tokens: int | None = Field(None, ge=1, description="Token budget per iteration.")
+    kv_cache_free_gpu_memory_fraction: float | None = Field(
+        None, gt=0, le=1, description="Share of free GPU memory for the KV cache."
+    )
+    max_concurrent_requests: int | None = Field(None, ge=1, description="Requests in flight.")
+    max_queued_requests: int | None = Field(None, ge=0, description="Requests waiting.")
+    drain_timeout_seconds: int | None = Field(None, ge=0, description="Drain time on SIGTERM.")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] | None = Field(
+        None, description="Server log level."
+    )
+    log_format: Literal["json", "text"] | None = Field(None, description="Server log format.")
+
+
+class RequestDefaultsConfig(Group):
+    max_tokens: int | None = Field(None, ge=1, description="Default max_tokens.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Default temperature.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Default top_p.")
+
+
+class SimulatedConfig(Group):
+    ttft_ms: float | None = Field(None, ge=0, description="Simulated time to first token.")
+    itl_ms: float | None = Field(None, ge=0, description="Simulated inter-token latency.")
+    max_batch: int | None = Field(None, ge=1, description="Simulated batch size.")
+
+
+class AutoscalingConfig(Group):
+    enabled: bool = Field(False, description="HPA on trtllm_requests_waiting per pod.")
+    min_replicas: int | None = Field(None, ge=1, description="Fewest pods (required if enabled).")
+    max_replicas: int | None = Field(None, ge=1, description="Most pods (required if enabled).")
+    target_requests_waiting: float | None = Field(
+        None, gt=0, description="Average waiting requests per pod the HPA aims for."
+    )
+    scale_down_stabilization_seconds: int | None = Field(
+        None, ge=0, description="Seconds of lower demand before scaling down."
+    )
+
+
+class RolloutConfig(Group):
+    max_surge: int | None = Field(
+        None, ge=0, description="Extra pods during a rollout (chart default; counts in quota)."
+    )
+    max_unavailable: int | None = Field(
+        None, ge=0, description="Pods a rollout may take down at once (chart default)."
+    )
+
+
+class PodDisruptionBudgetConfig(Group):
+    max_unavailable: int | None = Field(
+        None, ge=1, description="Pods a voluntary disruption may take down (chart default)."
+    )
+
+
+class MonitoringConfig(Group):
+    enabled: bool = Field(False, description="Create a ServiceMonitor for Prometheus.")
+    interval: str | None = Field(None, description="Scrape interval (chart default).")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="ServiceMonitor labels your Prometheus selects on."
+    )
+    dashboard: bool = Field(False, description="Ship the Grafana dashboard ConfigMap.")
+
+
+class PrometheusAdapterConfig(Group):
+    enabled: bool = Field(
+        False, description="Install prometheus-adapter exposing trtllm_requests_waiting."
+    )
+    namespace: DnsLabel = Field("monitoring", description="Namespace of prometheus-adapter.")
+    prometheus_url: str = Field(
+        "http://prometheus-operated.monitoring.svc", description="Prometheus the adapter queries."
+    )
+    prometheus_port: int = Field(9090, ge=1, le=65535, description="Prometheus port.")
+
+
+class ModelCacheConfig(Group):
+    enabled: bool | None = Field(None, description="Mount a model cache (chart default).")
+    type: Literal["pvc", "emptyDir"] | None = Field(None, description="pvc or emptyDir.")
+    size: Quantity | None = Field(None, description="Size of the cache.")
+    storage_class: str | None = Field(None, description="StorageClass of the created PVC.")
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] | None = Field(
+        None, description="Access mode; several replicas need ReadWriteMany."
+    )
+    existing_claim: str | None = Field(None, description="Use this PVC instead of creating one.")
+
+
+class QuotaConfig(Group):
+    enabled: bool = Field(True, description="Create a ResourceQuota in the namespace.")
+    gpus: int = Field(0, ge=0, description="GPUs the namespace may request.")
+    cpu: Quantity = Field("8", description="CPU the namespace may request.")
+    memory: Quantity = Field("64Gi", description="Memory the namespace may request.")
+    pods: int = Field(10, ge=1, description="Pods the namespace may run.")
+    storage: Quantity = Field("200Gi", description="PVC storage the namespace may request.")
+
+
+class LimitRangeConfig(Group):
+    default_cpu_request: Quantity = Field(
+        "100m", description="CPU request of containers that set none."
+    )
+    default_memory_request: Quantity = Field(
+        "128Mi", description="Memory request of containers that set none."
+    )
+    default_memory_limit: Quantity = Field(
+        "512Mi", description="Memory limit of containers that set none (no CPU limit default)."
+    )
+
+
+class NetworkPolicyConfig(Group):
+    enabled: bool = Field(True, description="Default-deny plus the allow rules below.")
+    ingress_namespaces: list[DnsLabel] = Field(
+        default_factory=lambda: ["ingress-nginx"],
+        description="Namespaces (ingress controllers, gateways) allowed to the server port.",
+    )
+    monitoring_namespaces: list[DnsLabel] = Field(
+        default_factory=lambda: ["monitoring"],
+        description="Namespaces (Prometheus) allowed to scrape the server port.",
+    )
+    dns_namespace: DnsLabel = Field("kube-system", description="Namespace of the cluster DNS.")
+    model_hub_cidrs: list[Cidr] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        description="CIDRs the server may reach on 443 (model hub, or your egress proxy).",
+    )
+
+
+class IngressConfig(Group):
+    enabled: bool = Field(False, description="Expose the server through an Ingress.")
+    class_name: str | None = Field(None, description="IngressClass (cluster default).")
+    host: str | None = Field(None, description="Host name routed to the server.")
+    tls_secret_name: str | None = Field(None, description="TLS Secret for the host.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Ingress annotations.")
+
+
+class StackConfig(Group):
+    """The whole stack configuration (config keys `<project>:<key>`)."""
+
+    namespace: DnsLabel = Field("tensorrt-llm", description="Namespace of the server.")
+    release_name: ReleaseName = Field(
+        "tensorrt-llm",
+        description="Helm release name (<= 53 characters); also the Service and Deployment name.",
+    )
+    engine: Engine = Field("simulated", description="simulated, transformers or tensorrt-llm.")
+    replicas: int = Field(1, ge=1, description="Server pods when autoscaling is off.")
+    tensor_parallel_size: TensorParallelSize = Field(
+        1, description="GPUs per pod (tensor parallel degree): 1, 2, 4 or 8."
+    )
+    model_load_timeout_seconds: int = Field(
+        1800,
+        ge=60,
+        le=21600,
+        description="Longest model download+load; sizes the startup probe and Helm timeout.",
+    )
+    require_api_keys: bool = Field(False, description="Refuse to deploy without apiKeys.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Model served.")
+    image: ImageConfig = Field(default_factory=ImageConfig, description="Server image.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Registry.")
+    gpu: GpuConfig = Field(default_factory=GpuConfig, description="GPU nodes.")
+    resources: ResourcesConfig = Field(
+        default_factory=ResourcesConfig, description="Server resources."
+    )
+    server: ServerConfig = Field(default_factory=ServerConfig, description="Server tuning.")
+    request_defaults: RequestDefaultsConfig = Field(
+        default_factory=RequestDefaultsConfig, description="Request defaults."
+    )
+    simulated: SimulatedConfig = Field(
+        default_factory=SimulatedConfig, description="Simulated engine timing."
+    )
+    autoscaling: AutoscalingConfig = Field(
+        default_factory=AutoscalingConfig, description="Horizontal pod autoscaling."
+    )
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Rolling update.")
+    pod_disruption_budget: PodDisruptionBudgetConfig = Field(
+        default_factory=PodDisruptionBudgetConfig, description="PodDisruptionBudget."
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="Prometheus and Grafana."
+    )
+    prometheus_adapter: PrometheusAdapterConfig = Field(
+        default_factory=PrometheusAdapterConfig, description="Custom metrics for the HPA."
+    )
+    model_cache: ModelCacheConfig = Field(
+        default_factory=ModelCacheConfig, description="Model cache volume."
+    )
+    quota: QuotaConfig = Field(default_factory=QuotaConfig, description="ResourceQuota.")
+    limit_range: LimitRangeConfig = Field(
+        default_factory=LimitRangeConfig, description="LimitRange defaults."
+    )
+    network_policy: NetworkPolicyConfig = Field(
+        default_factory=NetworkPolicyConfig, description="NetworkPolicies."
+    )
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="Ingress.")
+    registry_password: SecretValue | None = Field(
+        None, description="Registry password or token (secret)."
+    )
+    hf_token: SecretValue | None = Field(None, description="Hugging Face token (secret).")
+    api_keys: SecretValue | None = Field(
+        None, description="Comma-separated API keys clients must send (secret)."
+    )
+
+    # --- facts derived from several keys (one place, used by rules and components)
+
+    @property
+    def device_plugin_enabled(self) -> bool:
+        return self.gpu.enabled and self.gpu.provisioner == "device-plugin"
+
+    @property
+    def image_target(self) -> str:
+        return self.image.target or ("runtime" if self.gpu.enabled else "cpu")
+
+    @property
+    def max_pods(self) -> int:
+        """Most server pods outside a rollout."""
+        if self.autoscaling.enabled and self.autoscaling.max_replicas is not None:
+            return self.autoscaling.max_replicas
+        return self.replicas
+
+    @property
+    def rollout_surge(self) -> int:
+        surge = self.rollout.max_surge
+        if surge is None:
+            surge = pods_of(chart_default("rollingUpdate.maxSurge"), self.max_pods)
+        return surge
+
+    @property
+    def peak_pods(self) -> int:
+        """Most server pods at once, during a rollout at full scale."""
+        return self.max_pods + self.rollout_surge
+
+    @property
+    def startup_failure_threshold(self) -> int:
+        """Startup probe failures that add up to modelLoadTimeoutSeconds."""
+        period = int(chart_default("probes.startup.periodSeconds"))
+        return math.ceil(self.model_load_timeout_seconds / period)
+
+
+def pods_of(value: int | str, pods: int) -> int:
+    """A rollout count or percentage as pods, rounded up like the Deployment controller."""
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(pods * int(value[:-1]) / 100)
+    return int(value)

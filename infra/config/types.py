@@ -1,0 +1,89 @@
+"""Value types of stack keys: each validates itself and carries the label the docs show."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import pulumi
+from pydantic import AfterValidator, Field
+
+Engine = Literal["simulated", "transformers", "tensorrt-llm"]
+
+
+@dataclass(frozen=True)
+class TypeLabel:
+    """How the config reference names a value type (`Annotated` metadata; pydantic ignores it)."""
+
+    text: str
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY_FACTORS = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
+    **{s + "i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
+}
+
+
+def quantity_value(text: str) -> Decimal:
+    """A Kubernetes quantity (500m, 4, 32Gi) as a number of base units."""
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise ValueError("must be a Kubernetes quantity such as 500m, 4 or 32Gi")
+    return Decimal(match.group(1)) * _QUANTITY_FACTORS[match.group(2)]
+
+
+def _check_quantity(text: str) -> str:
+    quantity_value(text)
+    return text
+
+
+def _check_dns_label(text: str) -> str:
+    if not _DNS_LABEL.match(text):
+        raise ValueError("must be a DNS-1123 label (lowercase letters, digits and '-')")
+    return text
+
+
+def _check_cidr(text: str) -> str:
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError as error:
+        raise ValueError(f"must be a CIDR block such as 0.0.0.0/0 ({error})") from None
+    return text
+
+
+def _check_tensor_parallel(size: int) -> int:
+    # NCCL rings and the attention head split want a power of two within one node.
+    if size not in (1, 2, 4, 8):
+        raise ValueError("must be one of 1, 2, 4 or 8")
+    return size
+
+
+Quantity = Annotated[str, AfterValidator(_check_quantity), TypeLabel("quantity")]
+TensorParallelSize = Annotated[
+    int, AfterValidator(_check_tensor_parallel), TypeLabel("1, 2, 4 or 8")
+]
+DnsLabel = Annotated[
+    str, Field(max_length=63), AfterValidator(_check_dns_label), TypeLabel("DNS label")
+]
+# Helm keeps 10 characters of the 63 for its own suffixes (release names <= 53).
+ReleaseName = Annotated[
+    str, Field(max_length=53), AfterValidator(_check_dns_label), TypeLabel("DNS label")
+]
+Cidr = Annotated[str, AfterValidator(_check_cidr), TypeLabel("CIDR")]
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A secret config value: a secret Output under Pulumi, a placeholder when read offline."""
+
+    value: pulumi.Output[str] | str
+
+    def __repr__(self) -> str:
+        return "SecretValue(<redacted>)"
