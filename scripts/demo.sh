@@ -11,7 +11,7 @@ PORT="${PORT:-8000}"
 STACK="dev"
 MANIFESTS="build/manifests/$STACK"
 
-bash scripts/setup.sh
+bash scripts/setup.sh demo
 
 echo "[demo] rendering the $STACK stack's manifests into $MANIFESTS"
 rm -rf "$MANIFESTS"

@@ -176,8 +176,7 @@ def test_build_context_allowlist_covers_every_copy_source() -> None:
                 continue
             for source in copy.args.split()[:-1]:
                 assert source.rstrip("/") in included, f"COPY {source} is excluded by .dockerignore"
-    # pyproject.toml declares readme = README.md, so the wheel build needs it too.
-    assert {"pyproject.toml", "README.md", "service"} <= included
+    assert {"pyproject.toml", "service"} <= included
 
 
 def test_healthcheck_uses_the_standard_library_only(stage: Stage) -> None:
