@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.release import release_timeout_seconds
+from infra.render import load_stack
 from tests.tools import REPO_ROOT, actionlint_bin, shellcheck_bin
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -63,10 +65,24 @@ def test_actionlint_reports_nothing() -> None:
     assert result.returncode == 0 and report == "", f"actionlint:\n{report}"
 
 
+def preview_matrix() -> list[dict[str, str]]:
+    return workflow("preview.yml")["jobs"]["pulumi-preview"]["strategy"]["matrix"]["include"]
+
+
 def test_preview_matrix_lists_every_stack() -> None:
     assert stacks(), "no Pulumi.<stack>.yaml found at the repository root"
-    matrix = workflow("preview.yml")["jobs"]["pulumi-preview"]["strategy"]["matrix"]["stack"]
-    assert sorted(matrix) == stacks(), "add the new stack to preview.yml's matrix"
+    listed = sorted(entry["stack"] for entry in preview_matrix())
+    assert listed == stacks(), "add the new stack to preview.yml's matrix"
+
+
+def test_the_prod_preview_names_the_environment_holding_its_secrets() -> None:
+    # Environment secrets (KUBECONFIG_PROD, the backend's) reach only a job that
+    # names the environment; without it the prod preview runs with empty secrets.
+    job = workflow("preview.yml")["jobs"]["pulumi-preview"]
+    assert job["environment"] == "${{ matrix.environment }}"
+    environments = {entry["stack"]: entry["environment"] for entry in preview_matrix()}
+    deploy_environment = workflow("deploy.yml")["jobs"]["up"]["environment"]
+    assert environments["prod"] == deploy_environment == "production"
 
 
 def test_preview_comments_diffs_on_pull_requests() -> None:
@@ -84,15 +100,53 @@ def test_preview_comments_diffs_on_pull_requests() -> None:
     assert any(s.get("uses", "").startswith("actions/github-script@") for s in rendered)
 
 
+def pulumi_command_step(job: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        s
+        for s in job["steps"]
+        if s.get("uses", "").startswith("pulumi/") and "command" in s.get("with", {})
+    )
+
+
 def test_deploy_runs_up_on_prod_behind_the_production_environment() -> None:
     doc = workflow("deploy.yml")
     assert triggers(doc)["push"]["branches"] == ["main"]
     assert doc["permissions"] == {"contents": "read"}
     assert doc["concurrency"]["cancel-in-progress"] is False
+    assert doc["jobs"]["image"]["needs"] == "test"
     job = doc["jobs"]["up"]
-    assert job["environment"] == "production" and job["needs"] == "test"
-    pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/"))
+    assert job["environment"] == "production" and job["needs"] == "image"
+    pulumi = pulumi_command_step(job)
     assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == "prod"
+
+
+def test_the_image_is_built_in_its_own_job_and_deployed_by_digest() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    build = next(s for s in jobs["image"]["steps"] if s.get("uses", "").startswith("docker/build"))
+    assert build["with"]["file"] == "service/Dockerfile" and build["with"]["push"] is True
+    assert jobs["image"]["outputs"]["ref"] == "${{ steps.result.outputs.ref }}"
+    # The up job sets image.ref before `pulumi up`, so the program never builds there.
+    steps = jobs["up"]["steps"]
+    set_ref = next(i for i, s in enumerate(steps) if "--path image.ref" in s.get("run", ""))
+    assert steps[set_ref]["env"]["IMAGE_REF"] == "${{ needs.image.outputs.ref }}"
+    assert set_ref < steps.index(pulumi_command_step(jobs["up"]))
+
+
+def test_deploy_timeouts_nest_so_helm_fails_before_the_runner_kills_pulumi() -> None:
+    # A `pulumi up` killed by a step or job timeout leaves pending operations in the
+    # state; Helm's own wait must give up first, and the job must outlast its steps.
+    helm_wait = release_timeout_seconds(load_stack("prod"))
+    job = workflow("deploy.yml")["jobs"]["up"]
+    up_step = pulumi_command_step(job)
+    assert up_step["timeout-minutes"] * 60 >= helm_wait + 10 * 60, "room for the other resources"
+    step_minutes = sum(s.get("timeout-minutes", 0) for s in job["steps"])
+    assert job["timeout-minutes"] >= step_minutes + 5, "the job must outlast its steps"
+
+
+def test_the_deploy_verifies_the_rollout_after_up() -> None:
+    steps = workflow("deploy.yml")["jobs"]["up"]["steps"]
+    verify = next(i for i, s in enumerate(steps) if "kubectl rollout status" in s.get("run", ""))
+    assert verify > steps.index(pulumi_command_step(workflow("deploy.yml")["jobs"]["up"]))
 
 
 def test_ci_runs_the_readme_test_command() -> None:
