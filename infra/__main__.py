@@ -6,12 +6,12 @@ stops here with one line per bad key.
 
 import pulumi
 
-from infra.config import load
 from infra.gpu import GpuDevicePlugin
 from infra.image import ServerImage
 from infra.namespace import ServerNamespace
 from infra.release import ServerRelease, service_port
 from infra.service_secrets import ServerSecrets
+from infra.stack import load
 
 config = load()
 

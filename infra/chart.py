@@ -1,18 +1,23 @@
 """Facts about the server's Helm chart that the Pulumi program needs before Helm runs.
 
-The chart (infra/charts/tensorrt-llm) owns its defaults, names and labels; this module
-reads them from the chart's own files instead of restating them, so the config rules,
-the NetworkPolicies and the stack outputs follow the chart when it changes.
+The chart (infra/charts/tensorrt-llm) owns its defaults, names, labels and cross-value
+rules; this module reads them from the chart's own files instead of restating them, so
+the config rules, the NetworkPolicies and the stack outputs follow the chart when it
+changes, and renders the chart offline with the real Helm engine (helm-python-sdk).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import helm_python
 import yaml
+from helm_python import _native
 
 CHART_DIR = Path(__file__).resolve().parent / "charts" / "tensorrt-llm"
 
@@ -72,3 +77,36 @@ def helm_test_pod_labels(release_name: str) -> dict[str, str]:
         "app.kubernetes.io/instance": release_name,
         "app.kubernetes.io/component": TEST_POD_COMPONENT,
     }
+
+
+def render_chart(
+    values: dict[str, Any] | None,
+    *,
+    release: str,
+    namespace: str,
+    api_versions: Sequence[str] = (),
+    kube_version: str | None = None,
+    chart_dir: Path = CHART_DIR,
+) -> dict[str, str]:
+    """{template path: text} as `helm template` renders it; raises helm_python.HelmError.
+
+    `Chart.render()` exposes neither `.Capabilities.APIVersions` nor the Kubernetes
+    version; the native `helm_render` it wraps takes both as options (like `helm template
+    --api-versions/--kube-version`), with the values JSON-encoded as `Chart.render` does.
+    Helm applies values.schema.json and the chart's `fail` rules here, as it does on
+    install.
+    """
+    options: dict[str, Any] = {"name": release, "namespace": namespace}
+    if api_versions:
+        options["api_versions"] = list(api_versions)
+    if kube_version:
+        options["kube_version"] = kube_version
+    with helm_python.Chart.load(chart_dir) as chart:
+        return json.loads(
+            _native.call_string(
+                "helm_render",
+                chart._raw(),
+                None if values is None else json.dumps(values),
+                json.dumps(options),
+            )
+        )

@@ -1,60 +1,29 @@
 """`python -m infra.render --stack S [--out DIR]`: the manifests Helm would apply for S.
 
 A `helm.v3.Release` preview shows only a values diff, so pull requests review this
-instead: the stack file goes through the same `infra.config` validation and the same
+instead: the stack file goes through the same validation (`infra.stack`) and the same
 `chart_values()` as `pulumi up`, and the real Helm engine (helm-python-sdk) renders
 the chart offline. Secrets appear as placeholder Secret names (never values); a stack
 that builds its image gets a placeholder digest in place of the one the push returns.
 
-Exit status: 0 rendered, 1 Helm rejected the values or a template failed, 2 the stack
-file is missing, unreadable or invalid.
+Exit status: 0 rendered, 1 a template failed, 2 the stack file is missing, unreadable
+or invalid (its keys, or values the chart refuses).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import helm_python
-from helm_python import _native
 
-from infra.chart import CHART_DIR
-from infra.config import ConfigError, StackConfig, StackFileError, load_stack, project_name
-from infra.release import chart_values
+from infra.config import ConfigError, StackFileError, project_name
+from infra.stack import load_stack
+from infra.values import render_stack
 
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 USAGE_ERROR = 2
 RENDER_ERROR = 1
-
-
-def image_ref_for_render(config: StackConfig) -> str:
-    return config.image.ref or f"{config.image.repository}@{PLACEHOLDER_DIGEST}"
-
-
-def render_stack(config: StackConfig) -> dict[str, str]:
-    """{template path: manifest} as Helm would install it into the stack's namespace."""
-    values = chart_values(config, image_ref_for_render(config))
-    options: dict[str, Any] = {"name": config.release_name, "namespace": config.namespace}
-    if config.monitoring.enabled:
-        # A stack that asks for monitoring runs where the Prometheus operator is; Helm
-        # sees its API there, so render as that cluster would.
-        options["api_versions"] = [SERVICE_MONITOR_API]
-    with helm_python.Chart.load(CHART_DIR) as chart:
-        # Chart.render() has no api_versions option; the native call it wraps does.
-        files: dict[str, str] = json.loads(
-            _native.call_string(
-                "helm_render", chart._raw(), json.dumps(values), json.dumps(options)
-            )
-        )
-    return {
-        path: text
-        for path, text in sorted(files.items())
-        if text.strip() and not path.endswith("NOTES.txt")
-    }
 
 
 def write_tree(manifests: dict[str, str], out: Path) -> None:
@@ -76,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write one file per template under DIR")
     args = parser.parse_args(argv)
     try:
-        config = load_stack(args.stack)
+        manifests = render_stack(load_stack(args.stack))
     except StackFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -85,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
         problems = "; ".join(issue.line(project_name()) for issue in error.issues)
         print(f"error: invalid Pulumi.{args.stack}.yaml: {problems}", file=sys.stderr)
         return USAGE_ERROR
-    try:
-        manifests = render_stack(config)
     except helm_python.HelmError as error:
         reason = " ".join(str(error).split())
         print(f"error: helm rejected stack {args.stack}: {reason}", file=sys.stderr)

@@ -21,12 +21,16 @@ from infra.config.types import SecretValue
 
 @dataclass(frozen=True)
 class ConfigIssue:
+    """One bad key. `got` is None where `expected` already quotes the value (the chart's
+    messages do)."""
+
     key: str
     expected: str
-    got: str
+    got: str | None = None
 
     def line(self, project: str) -> str:
-        return f"{project}:{self.key}: {self.expected}, got {self.got}"
+        got = "" if self.got is None else f", got {self.got}"
+        return f"{project}:{self.key}: {self.expected}{got}"
 
 
 class ConfigError(pulumi.RunError):

@@ -1,6 +1,8 @@
 """Rules between keys that the schema cannot express; each names the key to change.
 
-Every rule runs once all fields are valid, and every broken rule is reported.
+Every rule runs once all fields are valid, and every broken rule is reported. Rules
+about the chart's values are the chart's (templates/_validations.tpl); infra.stack
+reports them next to these, so none is written twice.
 """
 
 from __future__ import annotations
@@ -30,12 +32,8 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
     def bad(key: str, expected: str, got: Any) -> None:
         issues.append(ConfigIssue(key, expected, show(got)))
 
-    if c.engine == "tensorrt-llm" and not c.gpu.enabled:
-        bad("gpu.enabled", "must be true when engine is tensorrt-llm", c.gpu.enabled)
     if c.engine == "tensorrt-llm" and c.image_target != "runtime":
         bad("image.target", "must be runtime when engine is tensorrt-llm", c.image_target)
-    if not c.gpu.enabled and c.tensor_parallel_size > 1:
-        bad("tensorParallelSize", "must be 1 when gpu.enabled is false", c.tensor_parallel_size)
     if c.gpu.enabled and c.gpu.gpus_per_node % c.tensor_parallel_size:
         bad(
             "tensorParallelSize",
@@ -49,16 +47,6 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             bad("autoscaling.minReplicas", "required when autoscaling.enabled", None)
         if scaling.max_replicas is None:
             bad("autoscaling.maxReplicas", "required when autoscaling.enabled", None)
-        if (
-            scaling.min_replicas is not None
-            and scaling.max_replicas is not None
-            and scaling.max_replicas < scaling.min_replicas
-        ):
-            bad(
-                "autoscaling.maxReplicas",
-                f"must be >= autoscaling.minReplicas ({scaling.min_replicas})",
-                scaling.max_replicas,
-            )
 
     image, registry = c.image, c.registry
     if (image.ref is None) == (image.repository is None):
@@ -108,20 +96,17 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             "must list Prometheus's namespace when monitoring.enabled, or scrapes are dropped",
             [],
         )
-    if c.ingress.enabled:
-        if not c.ingress.host:
-            bad("ingress.host", "required when ingress.enabled", c.ingress.host)
-        if policy.enabled and not policy.ingress_namespaces:
-            bad(
-                "networkPolicy.ingressNamespaces",
-                "must list the ingress controller's namespace when ingress.enabled",
-                [],
-            )
+    if c.ingress.enabled and policy.enabled and not policy.ingress_namespaces:
+        bad(
+            "networkPolicy.ingressNamespaces",
+            "must list the ingress controller's namespace when ingress.enabled",
+            [],
+        )
     return issues
 
 
 def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
-    """The quota and the model cache must hold the most pods the stack can run at once."""
+    """The quota must hold the most pods the stack can run at once, and their cache."""
     issues: list[ConfigIssue] = []
     peak = c.peak_pods
     why = f"{c.max_pods} pods + {c.rollout_surge} rollout surge"
@@ -133,15 +118,6 @@ def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
         else chart_default("modelCache.enabled")
     )
     creates_claim = cache_enabled and cache_type == "pvc" and not c.model_cache.existing_claim
-    access = c.model_cache.access_mode or chart_default("modelCache.accessMode")
-    if creates_claim and c.max_pods > 1 and access != "ReadWriteMany":
-        issues.append(
-            ConfigIssue(
-                "modelCache.accessMode",
-                f"must be ReadWriteMany: {c.max_pods} pods share one claim across nodes",
-                show(access),
-            )
-        )
 
     if not c.quota.enabled:
         return issues

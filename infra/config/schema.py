@@ -216,8 +216,12 @@ class ModelCacheConfig(Group):
     type: Literal["pvc", "emptyDir"] | None = Field(None, description="pvc or emptyDir.")
     size: Quantity | None = Field(None, description="Size of the cache.")
     storage_class: str | None = Field(None, description="StorageClass of the created PVC.")
-    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] | None = Field(
-        None, description="Access mode; several replicas need ReadWriteMany."
+    access_mode: (
+        Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany"] | None
+    ) = Field(
+        None,
+        description="Access mode; several replicas need ReadWriteMany, ReadOnlyMany an "
+        "existingClaim that holds the model.",
     )
     existing_claim: str | None = Field(None, description="Use this PVC instead of creating one.")
 

@@ -1,30 +1,21 @@
-"""Render the chart with the real Helm engine (helm-python-sdk) for the chart tests.
-
-`Chart.render()` exposes neither `.Capabilities.APIVersions` nor the Kubernetes version,
-but the native `helm_render` it wraps accepts both as options (`api_versions`,
-`kube_version`, the same as `helm template --api-versions/--kube-version`). The
-ServiceMonitor test needs the first and the preStop test the second, so this module
-calls that entry point directly, with the values JSON-encoded as `Chart.render` does.
+"""Render the chart with the real Helm engine for the chart tests, through the program's
+own `infra.chart.render_chart` (which also takes the API versions and Kubernetes version
+the ServiceMonitor and preStop tests need).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import helm_python
 import yaml
-from helm_python import _native
 
-from tests.tools import REPO_ROOT
+from infra.chart import CHART_DIR, render_chart
 
-CHART_DIR = REPO_ROOT / "infra" / "charts" / "tensorrt-llm"
 RELEASE = "llm"
 NAMESPACE = "inference"
-SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 
 Manifest = dict[str, Any]
 
@@ -71,20 +62,14 @@ def render(
     chart_dir: Path = CHART_DIR,
 ) -> Rendered:
     """Render like `helm template llm CHART -n inference`; raises helm_python errors."""
-    options: dict[str, Any] = {"name": release, "namespace": NAMESPACE}
-    if api_versions:
-        options["api_versions"] = list(api_versions)
-    if kube_version:
-        options["kube_version"] = kube_version
-    with helm_python.Chart.load(chart_dir) as chart:
-        files: dict[str, str] = json.loads(
-            _native.call_string(
-                "helm_render",
-                chart._raw(),
-                None if values is None else json.dumps(values),
-                json.dumps(options),
-            )
-        )
+    files = render_chart(
+        values,
+        release=release,
+        namespace=NAMESPACE,
+        api_versions=api_versions,
+        kube_version=kube_version,
+        chart_dir=chart_dir,
+    )
     objects: list[tuple[str, Manifest]] = []
     notes = ""
     for template, text in sorted(files.items()):

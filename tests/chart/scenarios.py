@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.chart.rendering import SERVICE_MONITOR_API, Scenario
+from infra.values import SERVICE_MONITOR_API
+from tests.chart.rendering import Scenario
 
 DIGEST = "sha256:" + "ab" * 32
 

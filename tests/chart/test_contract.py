@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from infra.chart import CHART_DIR
 from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
 from service.settings import ENV_VARS, Settings
-from tests.chart.rendering import CHART_DIR, Rendered, env_of, server_container
+from tests.chart.rendering import Rendered, env_of, server_container
 
 # Read by huggingface_hub / the OS, not by Settings.
 NON_SETTINGS_ENV = frozenset({"HF_TOKEN", "HF_HOME", "HOME"})

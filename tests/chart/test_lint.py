@@ -5,7 +5,8 @@ from __future__ import annotations
 import helm_python
 import pytest
 
-from tests.chart.rendering import CHART_DIR, NAMESPACE
+from infra.chart import CHART_DIR
+from tests.chart.rendering import NAMESPACE
 from tests.chart.scenarios import SCENARIOS
 
 

@@ -7,14 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.rendering import (
-    CHART_DIR,
-    SERVICE_MONITOR_API,
-    Rendered,
-    env_of,
-    render,
-    server_container,
-)
+from infra.chart import CHART_DIR
+from infra.values import SERVICE_MONITOR_API
+from tests.chart.rendering import Rendered, env_of, render, server_container
 from tests.chart.scenarios import DIGEST
 
 GPU = "nvidia.com/gpu"

@@ -39,14 +39,14 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "replicas not a number": ({"replicas": "two"}, "replicas: must be an integer"),
     "unknown engine": ({"engine": "vllm"}, "engine: must be one of"),
     "tensor parallel 3": ({"tensorParallelSize": "3"}, "tensorParallelSize: must be one of"),
-    "tensorrt-llm without GPUs": ({"engine": "tensorrt-llm"}, "gpu.enabled: must be true"),
+    "tensorrt-llm without GPUs": ({"engine": "tensorrt-llm"}, "engine: tensorrt-llm needs GPUs"),
     "tp does not divide node": (
         {"gpu": {"enabled": True, "gpusPerNode": 6}, "tensorParallelSize": "4", "quota": BIG_QUOTA},
         "tensorParallelSize: must divide gpu.gpusPerNode (6)",
     ),
     "max below min replicas": (
         {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
-        "autoscaling.maxReplicas: must be >= autoscaling.minReplicas (5), got 2",
+        "autoscaling.maxReplicas: 2 is below autoscaling.minReplicas 5",
     ),
     "autoscaling without bounds": (
         {"autoscaling": {"enabled": True}},
@@ -97,7 +97,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
             "modelCache": {"type": "pvc", "accessMode": "ReadWriteOnce"},
             "quota": BIG_QUOTA,
         },
-        "modelCache.accessMode: must be ReadWriteMany",
+        "modelCache.accessMode: ReadWriteOnce cannot be shared by up to 2 replicas",
     ),
     "adapter without monitoring": (
         {
@@ -116,7 +116,10 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         },
         "image.target: must be runtime when engine is tensorrt-llm",
     ),
-    "ingress without host": ({"ingress": {"enabled": True}}, "ingress.host: required"),
+    "ingress without host": (
+        {"ingress": {"enabled": True}},
+        "ingress.host: chart value ingress.hosts: at least one host is needed",
+    ),
     "object key not an object": ({"gpu": "yes"}, "gpu: must be an object"),
 }
 
@@ -158,7 +161,7 @@ def test_every_broken_rule_is_reported_at_once() -> None:
     )
     assert isinstance(run.error, ConfigError)
     keys = {issue.key for issue in run.error.issues}
-    assert {"gpu.enabled", "apiKeys", "autoscaling.maxReplicas"} <= keys
+    assert {"engine", "apiKeys", "autoscaling.maxReplicas"} <= keys
 
 
 def test_error_lines_have_the_documented_shape() -> None:

@@ -14,14 +14,10 @@ import yaml
 
 from infra import render
 from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
-from infra.release import chart_values, service_port
-from infra.render import (
-    PLACEHOLDER_DIGEST,
-    StackFileError,
-    image_ref_for_render,
-    load_stack,
-    render_stack,
-)
+from infra.config import StackFileError
+from infra.release import service_port
+from infra.stack import load_stack
+from infra.values import PLACEHOLDER_DIGEST, chart_values, offline_image_ref, render_stack
 from tests.chart.pod_security import violations
 from tests.infra.harness import STACKS
 from tests.tools import REPO_ROOT
@@ -43,7 +39,7 @@ def of_kind(docs: list[dict], kind: str) -> list[dict]:
 def test_values_pass_the_chart_schema(stack: str) -> None:
     config = load_stack(stack)
     with helm_python.Chart.load(CHART_DIR) as chart:
-        chart.validate_schema(chart_values(config, image_ref_for_render(config)))
+        chart.validate_schema(chart_values(config, offline_image_ref(config)))
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -83,7 +79,7 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
     pod = deployment["spec"]["template"]["spec"]
     server = next(c for c in pod["containers"] if c["name"] == "server")
     assert SERVER_PORT_NAME in {p["name"] for p in server["ports"]}
-    assert server["image"] == image_ref_for_render(config)
+    assert server["image"] == offline_image_ref(config)
     gpus = server["resources"].get("limits", {}).get(config.gpu.resource_name)
     assert gpus == (config.tensor_parallel_size if config.gpu.enabled else None)
     services = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == config.release_name]
@@ -116,7 +112,7 @@ def test_prod_renders_its_production_features() -> None:
 
 def test_built_images_get_a_placeholder_digest() -> None:
     config = load_stack("dev")
-    assert image_ref_for_render(config) == f"{config.image.repository}@{PLACEHOLDER_DIGEST}"
+    assert offline_image_ref(config) == f"{config.image.repository}@{PLACEHOLDER_DIGEST}"
 
 
 def _cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from infra.render import load_stack, render_stack
+from infra.stack import load_stack
+from infra.values import render_stack
 from tests.infra.harness import run_program, stack_config
 from tests.tools import REPO_ROOT
 

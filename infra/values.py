@@ -1,0 +1,210 @@
+"""Stack config -> the chart's values, and the chart's verdict on them.
+
+`chart_values(config, image_ref)` is the ONE place stack config becomes chart values:
+the Release and `python -m infra.render` both call it, so what a pull request reviews
+is what `pulumi up` installs.
+
+The chart owns its cross-value rules (templates/_validations.tpl) and its schema
+(values.schema.json). `chart_issues(config)` renders the chart offline with the stack's
+values, as Helm will on install, and turns what Helm refuses into config issues naming
+the stack key, so a stack the chart would refuse stops before any resource exists.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import helm_python
+
+from infra.chart import render_chart
+from infra.config import ConfigIssue, StackConfig
+from infra.image import parse_image_ref
+from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
+
+# A stack that builds its image learns the digest from the push; offline renders and the
+# chart check use this one in its place.
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+PLACEHOLDER_REPOSITORY = "registry.invalid/tensorrt-llm"
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+
+
+def _image_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
+    ref = parse_image_ref(image_ref)
+    values: dict[str, Any] = {"repository": ref.repository}
+    if ref.digest:
+        values["digest"] = ref.digest
+    else:
+        # An untagged reference means :latest to Docker; the chart would use appVersion.
+        values["tag"] = ref.tag or "latest"
+    if config.image.pull_policy:
+        values["pullPolicy"] = config.image.pull_policy
+    return values
+
+
+def _ingress_values(config: StackConfig) -> dict[str, Any]:
+    ingress = config.ingress
+    if not ingress.enabled:
+        return {"enabled": False}
+    # Without a host the chart gets no hosts, and its own rule says what is missing.
+    host = [ingress.host] if ingress.host else []
+    values: dict[str, Any] = {
+        "enabled": True,
+        "annotations": dict(ingress.annotations),
+        "hosts": [{"host": h, "paths": [{"path": "/", "pathType": "Prefix"}]} for h in host],
+        "tls": (
+            [{"secretName": ingress.tls_secret_name, "hosts": host}]
+            if ingress.tls_secret_name and host
+            else []
+        ),
+    }
+    if ingress.class_name:
+        values["className"] = ingress.class_name
+    return values
+
+
+def chart_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
+    """The chart values for a stack; keys left out keep the chart's defaults."""
+    names = secret_names(config)
+    # Groups whose field names are the chart's own pass through as set (None = default).
+    passthrough = {
+        "model": config.model,
+        "server": config.server,
+        "requestDefaults": config.request_defaults,
+        "simulated": config.simulated,
+        "modelCache": config.model_cache,
+        "resources": config.resources,
+        "rollingUpdate": config.rollout,
+        "podDisruptionBudget": config.pod_disruption_budget,
+    }
+    values: dict[str, Any] = {
+        # The Service, Deployment and selectors are named after the release, so the
+        # stack outputs and NetworkPolicies can name them without asking Helm.
+        "fullnameOverride": config.release_name,
+        "replicaCount": config.replicas,
+        "image": _image_values(config, image_ref),
+        "imagePullSecrets": [{"name": names.image_pull}] if names.image_pull else [],
+        "engine": config.engine,
+        "tensorParallelSize": config.tensor_parallel_size,
+        "secrets": {
+            "hfToken": {"name": names.hf_token or "", "key": HF_TOKEN_KEY},
+            "apiKeys": {"name": names.api_keys or "", "key": API_KEYS_KEY},
+        },
+        "gpu": {"enabled": config.gpu.enabled, "resourceName": config.gpu.resource_name},
+        "probes": {"startup": {"failureThreshold": config.startup_failure_threshold}},
+        "autoscaling": config.autoscaling.model_dump(by_alias=True, exclude_none=True),
+        "monitoring": {
+            "serviceMonitor": {
+                "enabled": config.monitoring.enabled,
+                "labels": dict(config.monitoring.labels),
+                **({"interval": config.monitoring.interval} if config.monitoring.interval else {}),
+            },
+            "dashboard": {"enabled": config.monitoring.dashboard},
+        },
+        "ingress": _ingress_values(config),
+    }
+    if config.gpu.enabled:
+        values["nodeSelector"] = dict(config.gpu.node_selector)
+        values["tolerations"] = list(config.gpu.tolerations)
+    for key, group in passthrough.items():
+        dumped = group.model_dump(by_alias=True, exclude_none=True)
+        if dumped:
+            values[key] = dumped
+    return values
+
+
+def offline_image_ref(config: StackConfig) -> str:
+    """The image reference to render with before (or without) a push."""
+    repository = config.image.repository or PLACEHOLDER_REPOSITORY
+    return config.image.ref or f"{repository}@{PLACEHOLDER_DIGEST}"
+
+
+def render_stack(config: StackConfig) -> dict[str, str]:
+    """{template path: manifest} as Helm would install it into the stack's namespace."""
+    files = render_chart(
+        chart_values(config, offline_image_ref(config)),
+        release=config.release_name,
+        namespace=config.namespace,
+        # A stack that asks for monitoring runs where the Prometheus operator is; Helm
+        # sees its API there, so render as that cluster would.
+        api_versions=[SERVICE_MONITOR_API] if config.monitoring.enabled else (),
+    )
+    return {
+        path: text
+        for path, text in sorted(files.items())
+        if text.strip() and not path.endswith("NOTES.txt")
+    }
+
+
+# Chart value paths that chart_values fills from a differently named stack key. A path
+# ending in "." maps a group (the rest of the path follows); any other maps one key.
+# Paths not listed are spelt the same in the stack (chart_values passes them through).
+_STACK_KEY_OF_CHART_PATH = {
+    "fullnameOverride": "releaseName",
+    "replicaCount": "replicas",
+    "rollingUpdate.": "rollout.",
+    "monitoring.serviceMonitor.": "monitoring.",
+    "monitoring.dashboard": "monitoring.dashboard",
+    "ingress.hosts": "ingress.host",
+    "ingress.tls": "ingress.tlsSecretName",
+    "image": "image.ref",
+    "imagePullSecrets": "registry.private",
+    "secrets.hfToken": "hfToken",
+    "secrets.apiKeys": "apiKeys",
+    "nodeSelector": "gpu.nodeSelector",
+    "tolerations": "gpu.tolerations",
+    "probes.startup": "modelLoadTimeoutSeconds",
+    # The grace period is the chart's; the stack's lever on that rule is the drain time.
+    "terminationGracePeriodSeconds": "server.drainTimeoutSeconds",
+}
+
+
+def stack_key(chart_path: str) -> str:
+    """The stack key that sets a chart value (`rollingUpdate.maxSurge` -> `rollout.maxSurge`)."""
+    for prefix in sorted(_STACK_KEY_OF_CHART_PATH, key=len, reverse=True):
+        group = prefix.endswith(".")
+        if chart_path.startswith(prefix) if group else _within(chart_path, prefix):
+            target = _STACK_KEY_OF_CHART_PATH[prefix]
+            return target + chart_path[len(prefix) :] if group else target
+    return chart_path
+
+
+def _within(path: str, key: str) -> bool:
+    return path == key or path.startswith(key + ".")
+
+
+# The header of the chart's one `fail` (templates/_validations.tpl); one rule per line follows.
+_RULES_HEADER = re.compile(r"invalid values for the [^\n]* chart:\n")
+# A values.schema.json violation as Helm lists it: `- at '/a/b/0/c': why`.
+_SCHEMA_LINE = re.compile(r"^- at '(?P<pointer>[^']*)': (?P<why>.+)$", re.MULTILINE)
+
+
+def _issue(chart_path: str, why: str) -> ConfigIssue:
+    key = stack_key(chart_path)
+    return ConfigIssue(key, why if key == chart_path else f"chart value {chart_path}: {why}")
+
+
+def chart_issues(config: StackConfig) -> list[ConfigIssue]:
+    """What the chart refuses in the stack's values, each naming the stack key to change.
+
+    A render failure that is no verdict on values (a template bug) propagates as the
+    HelmError it is: no stack key can fix it.
+    """
+    try:
+        render_stack(config)
+    except helm_python.HelmError as error:
+        text = str(error)
+        header = _RULES_HEADER.search(text)
+        if header:
+            rules = [line.strip() for line in text[header.end() :].splitlines() if line.strip()]
+            return [_issue(*rule.partition(": ")[::2]) for rule in rules]
+        pointers = [(m["pointer"], m["why"]) for m in _SCHEMA_LINE.finditer(text)]
+        if pointers:
+            return [_issue(_dotted(pointer), why) for pointer, why in pointers]
+        raise
+    return []
+
+
+def _dotted(pointer: str) -> str:
+    """`/ingress/hosts/0/host` -> `ingress.hosts.host` (list positions dropped)."""
+    return ".".join(part for part in pointer.strip("/").split("/") if not part.isdigit())
