@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -156,13 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, field in Settings.model_fields.items():
         flags = (flag_for(name), *_FLAG_ALIASES.get(name, ()))
-        help_text = f"{field.description} [env {name.upper()}]"
+        help_text = _help_text(name, field.description or "", field.annotation, field.default)
         if field.annotation is bool:
             # `--trust-remote-code` alone means true; `--trust-remote-code false` also works.
             parser.add_argument(*flags, dest=name, nargs="?", const="true", help=help_text)
         else:
             parser.add_argument(*flags, dest=name, metavar=name.upper(), help=help_text)
     return parser
+
+
+def _help_text(name: str, description: str, annotation: Any, default: Any) -> str:
+    """The field's description, its choices and default, and its env var."""
+    parts = [description]
+    if get_origin(annotation) is Literal:
+        parts.append("One of: " + ", ".join(map(str, get_args(annotation))) + ".")
+    if default is not None and default != "":
+        shown = str(default).lower() if isinstance(default, bool) else default
+        parts.append(f"Default: {shown}.")
+    parts.append(f"[env {name.upper()}]")
+    # argparse treats % in help as a format directive.
+    return " ".join(parts).replace("%", "%%")
 
 
 def describe_error(error: ValidationError) -> str:

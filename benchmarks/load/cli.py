@@ -26,6 +26,7 @@ from benchmarks.load.prompts import BUILT_IN, PromptFileError, load_prompts
 from benchmarks.load.report import plot_sweep, print_report, report_document, write_json
 from benchmarks.load.runner import LoadConfig, LoadRun
 
+EXIT_FAILED_REQUESTS = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -34,44 +35,68 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.load",
         description="Load an OpenAI-compatible inference server and report latency "
         "percentiles, time to first token, inter-token latency and throughput.",
+        epilog="Exit status: 0 every request succeeded (or --allow-failures), "
+        f"{EXIT_FAILED_REQUESTS} some failed (a summary goes to stderr), 2 bad arguments, "
+        f"{EXIT_INTERRUPTED} interrupted.",
     )
-    p.add_argument("--base-url", default="http://127.0.0.1:8000", help="server root URL")
-    p.add_argument("--mode", choices=MODES, default="completions", help="API to call")
+    p.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="server root URL (default: %(default)s)"
+    )
+    p.add_argument(
+        "--mode", choices=MODES, default="completions", help="API to call (default: %(default)s)"
+    )
     p.add_argument("--stream", action="store_true", help="stream responses (SSE)")
     p.add_argument("--model", help="model name to send (default: first of /v1/models)")
-    p.add_argument("--max-tokens", type=int, default=64, help="max_tokens per request")
+    p.add_argument(
+        "--max-tokens", type=int, default=64, help="max_tokens per request (default: %(default)s)"
+    )
     p.add_argument("--prompts", type=Path, help="prompt file: .jsonl or one prompt a line")
     p.add_argument(
         "--api-key",
         default=os.environ.get("OPENAI_API_KEY"),
         help="bearer token (default: $OPENAI_API_KEY)",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="per-request timeout, seconds (default: %(default)s)",
+    )
     closed = p.add_argument_group("closed loop (default)")
-    closed.add_argument("--users", type=int, default=1, help="concurrent users")
-    closed.add_argument("--requests", type=int, help="requests per user (default 1)")
+    closed.add_argument(
+        "--users", type=int, default=1, help="concurrent users (default: %(default)s)"
+    )
+    closed.add_argument("--requests", type=int, help="requests per user (default: 1)")
     closed.add_argument("--concurrency", help="sweep: comma-separated user counts, e.g. 1,8,32,64")
     closed.add_argument(
         "--ramp-up",
         type=float,
         default=0.0,
-        help="seconds over which users start, evenly spread (default: all at once)",
+        help="seconds over which users start, evenly spread (default: 0, all at once)",
     )
     opened = p.add_argument_group("open loop")
     opened.add_argument("--rate", type=float, help="requests/s, Poisson arrivals")
     opened.add_argument("--num-requests", type=int, help="stop after this many requests")
     p.add_argument("--duration", type=float, help="stop sending after this many seconds")
-    p.add_argument("--seed", type=int, default=0, help="seed for open-loop arrivals")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for open-loop arrivals (default: %(default)s)"
+    )
     p.add_argument(
         "--warmup",
         type=int,
         default=0,
-        help="uncounted requests per user first (opens connections); then all users start together",
+        help="uncounted requests per user first (opens connections); then all users start "
+        "together (default: %(default)s)",
     )
     p.add_argument("--json", type=Path, help="write the report as JSON to this file")
     p.add_argument("--plot", type=Path, help="with --concurrency: write a PNG plot")
     p.add_argument("--label", default="", help="title for the table and plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when requests fail (overload tests that expect 429s)",
+    )
     return p
 
 
@@ -223,7 +248,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(s.interrupted for s in summaries):
         console.print("[yellow]interrupted: the figures cover requests that finished[/]")
         return EXIT_INTERRUPTED
+    failed = failure_summary(summaries)
+    if failed:
+        print(failed, file=sys.stderr)
+        if not args.allow_failures:
+            return EXIT_FAILED_REQUESTS
     return 0
+
+
+def failure_summary(summaries: Sequence[Summary]) -> str | None:
+    """One line on what failed, or None when every request succeeded."""
+    failures = sum(s.failures for s in summaries)
+    if failures == 0:
+        return None
+    requests = sum(s.requests for s in summaries)
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for summary in summaries:
+        for key, count in summary.by_status.items():
+            if not key.startswith("2"):
+                statuses[key] = statuses.get(key, 0) + count
+        for message, count in summary.errors.items():
+            errors[message] = errors.get(message, 0) + count
+    by_status = ", ".join(f"{key}: {count}" for key, count in sorted(statuses.items()))
+    line = f"error: {failures} of {requests} requests failed ({by_status or 'no HTTP status'})"
+    if errors:
+        message, count = max(errors.items(), key=lambda item: item[1])
+        line += f"; most common error ({count}x): {message}"
+    return line
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def test_wrong_api_key_is_reported_as_401_failures(tmp_path: Path) -> None:
         out = tmp_path / "r.json"
         base = ["--base-url", server.base_url, "--model", "simulated", "--json", str(out)]
         proc = run_load(*base, "--api-key", "sk-wrong-key-456", "--requests", "2")
-        assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == 1, proc.stderr
+        assert "2 of 2 requests failed (401: 2)" in proc.stderr
         assert read_report(out)["runs"][0]["by_status"] == {"401": 2}
         proc = run_load(*base, "--api-key", "sk-right-key-123", "--requests", "2")
         assert read_report(out)["runs"][0]["by_status"] == {"200": 2}

@@ -110,8 +110,10 @@ def test_cli_counts_429_as_failure_and_writes_json(stub_url: str, tmp_path: Path
     proc = run_load(
         "--base-url", f"{stub_url}/reject", "--users", "3", "--requests", "2", "--json", str(out)
     )
-    assert proc.returncode == 0, proc.stderr
+    # Every request failed: the report is still written, and the exit status says so.
+    assert proc.returncode == 1, proc.stderr
     assert "429" in proc.stdout
+    assert "error: 6 of 6 requests failed (429: 6)" in proc.stderr
     doc = read_report(out)
     assert doc["schema_version"] == 1
     assert doc["config"]["users"] == 3
@@ -221,3 +223,24 @@ def test_ctrl_c_prints_partial_results(stub_url: str, tmp_path: Path) -> None:
     assert doc["interrupted"] is True
     assert 0 < doc["runs"][0]["requests"] < 200
     assert doc["runs"][0]["failures"] == 0  # cancelled requests are not counted
+
+
+def test_allow_failures_keeps_exit_zero_and_still_summarises(stub_url: str) -> None:
+    proc = run_load("--base-url", f"{stub_url}/reject", "--allow-failures")
+    assert proc.returncode == 0, proc.stderr
+    assert "error: 1 of 1 requests failed (429: 1)" in proc.stderr
+
+
+def test_unreachable_server_fails_with_the_reason() -> None:
+    proc = run_load("--base-url", "http://127.0.0.1:9", "--requests", "2", timeout=30)
+    assert proc.returncode == 1
+    assert "2 of 2 requests failed (error: 2); most common error" in proc.stderr
+
+
+def test_help_shows_defaults_and_mode_choices() -> None:
+    proc = run_load("--help", timeout=30)
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "completions, chat, generate" in text or "{completions,chat,generate}" in text
+    assert "(default: 64)" in text and "(default: http://127.0.0.1:8000)" in text
+    assert "Exit status" in text

@@ -40,6 +40,16 @@ def test_every_setting_has_a_kebab_case_flag() -> None:
     assert "--model" in options  # the flag vLLM and trtllm-serve users type
 
 
+def test_help_lists_engine_choices_and_defaults() -> None:
+    text = " ".join(build_parser().format_help().split())
+    assert "One of: tensorrt-llm, transformers, simulated. Default: simulated." in text
+    assert "One of: json, text. Default: text." in text
+    assert "Default: 8000." in text and "Default: 256." in text
+    assert "Default: false. [env TRUST_REMOTE_CODE]" in text
+    # No default is shown for the API keys (empty means auth off; never print keys).
+    assert "empty turns auth off. [env API_KEYS]" in text
+
+
 def test_defaults_bind_loopback_and_use_the_simulated_engine() -> None:
     settings = load_settings([])
     assert (settings.host, settings.port, settings.engine) == ("127.0.0.1", 8000, "simulated")
