@@ -1,30 +1,45 @@
-"""The Pulumi program: read the stack's config, create the components, export outputs.
+"""The Pulumi program: stack file -> config -> components -> chart values -> Release.
 
-Config is validated completely before the first resource is registered; a bad stack
-stops here with one line per bad key.
+Config is validated completely (its own rules and the chart's) before the first
+resource is registered; a bad stack stops here with one line per bad key.
 """
 
 import pulumi
 
-from infra.gpu import GpuDevicePlugin
-from infra.image import ServerImage
-from infra.namespace import ServerNamespace
-from infra.release import ServerRelease, service_port
-from infra.service_secrets import ServerSecrets
+from infra.chart import service_port
+from infra.gpu import GpuDevicePlugin, GpuDevicePluginArgs
+from infra.image import ServerImage, ServerImageArgs
+from infra.namespace import ServerNamespace, ServerNamespaceArgs
+from infra.prometheus_adapter import PrometheusAdapter, PrometheusAdapterArgs
+from infra.release import ServerRelease, ServerReleaseArgs, release_timeout_seconds
+from infra.service_secrets import ServerSecrets, ServerSecretsArgs
 from infra.stack import load
+from infra.values import chart_values
 
 config = load()
 
-namespace = ServerNamespace("server-namespace", config)
-secrets = ServerSecrets("server-secrets", config, namespace=namespace.name)
-image = ServerImage("server-image", config)
-device_plugin = GpuDevicePlugin("gpu", config) if config.device_plugin_enabled else None
+# Cluster-wide add-ons the stack asks for.
+device_plugin = (
+    [GpuDevicePlugin("gpu", GpuDevicePluginArgs.for_stack(config))]
+    if config.device_plugin_enabled
+    else []
+)
+if config.prometheus_adapter.enabled:
+    PrometheusAdapter("prometheus-adapter", PrometheusAdapterArgs.for_stack(config))
+
+# The server: its namespace and Secrets, its image, then the chart with the image's digest.
+namespace = ServerNamespace("server-namespace", ServerNamespaceArgs.for_stack(config))
+secrets = ServerSecrets("server-secrets", ServerSecretsArgs.for_stack(config, namespace.name))
+image = ServerImage("server-image", ServerImageArgs.for_stack(config))
 release = ServerRelease(
     "server",
-    config,
-    namespace=namespace.name,
-    image_ref=image.image_ref,
-    depends_on=[r for r in (namespace, secrets, device_plugin) if r is not None],
+    ServerReleaseArgs(
+        release_name=config.release_name,
+        namespace=namespace.name,
+        values=image.image_ref.apply(lambda ref: chart_values(config, ref)),
+        timeout_seconds=release_timeout_seconds(config),
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin]),
 )
 
 port = service_port()

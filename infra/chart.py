@@ -110,3 +110,8 @@ def render_chart(
                 json.dumps(options),
             )
         )
+
+
+def service_port() -> int:
+    """The port of the chart's Service (values.yaml `service.port`)."""
+    return int(chart_default("service.port"))

@@ -7,19 +7,21 @@ stack has no GPUs or the GPU Operator already runs a device plugin.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import StackConfig
-from infra.helm import release_status
+from infra.helm import PinnedChart, release_status, upstream_release
 from infra.namespace import pod_security_labels
 
-DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
-DEVICE_PLUGIN_CHART_VERSION = "0.17.1"
-DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
-DEVICE_PLUGIN_RELEASE = "nvidia-device-plugin"
+DEVICE_PLUGIN_CHART = PinnedChart(
+    name="nvidia-device-plugin",
+    version="0.17.1",
+    repo="https://nvidia.github.io/k8s-device-plugin",
+)
 
 
 def device_plugin_values(config: StackConfig) -> dict[str, Any]:
@@ -42,35 +44,40 @@ def device_plugin_values(config: StackConfig) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class GpuDevicePluginArgs:
+    namespace: str
+    values: dict[str, Any]
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> GpuDevicePluginArgs:
+        return cls(config.gpu.device_plugin_namespace, device_plugin_values(config))
+
+
 class GpuDevicePlugin(pulumi.ComponentResource):
     """NVIDIA device plugin DaemonSet (pinned chart) in its own privileged namespace."""
 
     release_status: pulumi.Output[str]
 
     def __init__(
-        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: GpuDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tensorrt-llm:index:GpuDevicePlugin", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=config.gpu.device_plugin_namespace,
-                labels=pod_security_labels("privileged", "latest"),
+                name=args.namespace, labels=pod_security_labels("privileged", "latest")
             ),
             opts=child,
         )
-        release = k8s.helm.v3.Release(
+        release = upstream_release(
             f"{name}-release",
-            k8s.helm.v3.ReleaseArgs(
-                name=DEVICE_PLUGIN_RELEASE,
-                chart=DEVICE_PLUGIN_CHART,
-                version=DEVICE_PLUGIN_CHART_VERSION,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=DEVICE_PLUGIN_REPO),
-                namespace=namespace.metadata.apply(lambda meta: meta.name),
-                values=device_plugin_values(config),
-                allow_null_values=True,
-            ),
+            DEVICE_PLUGIN_CHART,
+            namespace=namespace.metadata.apply(lambda meta: meta.name),
+            values=args.values,
+            # null removes a chart default (see device_plugin_values).
+            allow_null_values=True,
             opts=child,
         )
         self.release_status = release_status(release)

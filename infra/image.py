@@ -54,39 +54,68 @@ def _relative(path: Path) -> str:
     return os.path.relpath(path, Path.cwd())
 
 
+@dataclass(frozen=True)
+class ImageBuild:
+    """How to build and push the image: service/Dockerfile at `target`."""
+
+    image_name: str  # repository:tag
+    target: str
+    platform: str
+    build_args: dict[str, str]
+    registry: docker.RegistryArgs | None  # login for the push
+
+
+@dataclass(frozen=True)
+class ServerImageArgs:
+    ref: str | None  # prebuilt: used as is
+    build: ImageBuild | None
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> ServerImageArgs:
+        image = config.image
+        if image.ref:
+            return cls(ref=image.ref, build=None)
+        assert image.repository is not None  # config rules: ref or repository
+        registry = None
+        if config.registry.server and config.registry_password is not None:
+            registry = docker.RegistryArgs(
+                server=config.registry.server,
+                username=config.registry.username,
+                password=config.registry_password.value,
+            )
+        build = ImageBuild(
+            image_name=f"{image.repository}:{image.tag or pulumi.get_stack()}",
+            target=config.image_target,
+            platform=image.platform,
+            build_args=build_args(config),
+            registry=registry,
+        )
+        return cls(ref=None, build=build)
+
+
 class ServerImage(pulumi.ComponentResource):
     """The image the server pods run; `image_ref` is what the chart gets."""
 
     image_ref: pulumi.Output[str]
 
     def __init__(
-        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: ServerImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tensorrt-llm:index:ServerImage", name, None, opts)
-        image = config.image
-        if image.ref:
-            self.image_ref = pulumi.Output.from_input(image.ref)
+        if args.build is None:
+            self.image_ref = pulumi.Output.from_input(args.ref or "")
         else:
-            assert image.repository is not None  # config rules: ref or repository
-            tag = image.tag or pulumi.get_stack()
-            registry = None
-            if config.registry.server and config.registry_password is not None:
-                registry = docker.RegistryArgs(
-                    server=config.registry.server,
-                    username=config.registry.username,
-                    password=config.registry_password.value,
-                )
             built = docker.Image(
                 f"{name}-build",
-                image_name=f"{image.repository}:{tag}",
+                image_name=args.build.image_name,
                 build=docker.DockerBuildArgs(
                     context=_relative(REPO_ROOT),
                     dockerfile=_relative(DOCKERFILE),
-                    target=config.image_target,
-                    platform=image.platform,
-                    args=build_args(config),
+                    target=args.build.target,
+                    platform=args.build.platform,
+                    args=args.build.build_args,
                 ),
-                registry=registry,
+                registry=args.build.registry,
                 skip_push=False,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra.config import ConfigError, StackConfig
+from infra.config import ConfigError, StackConfig, StackFileError, project_name
 from infra.image import build_args
-from infra.render import USAGE_ERROR, StackFileError, load_stack, project_name
+from infra.render import USAGE_ERROR
+from infra.stack import load_stack
 
 HEREDOC_DELIMITER = "EOF_BUILD_ARGS"
 

@@ -15,11 +15,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.chart import SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
 from infra.config import StackConfig
+from infra.config.schema import LimitRangeConfig
 
 # enforce is pinned to the oldest Kubernetes the chart supports, so a cluster upgrade
 # never starts rejecting pods; audit and warn follow the newest rules, so what a future
@@ -156,20 +159,37 @@ def network_policy_specs(config: StackConfig) -> dict[str, k8s.networking.v1.Net
     return specs
 
 
+@dataclass(frozen=True)
+class ServerNamespaceArgs:
+    name: str
+    quota_hard: dict[str, str] | None  # None: no ResourceQuota
+    container_defaults: LimitRangeConfig
+    network_policies: dict[str, k8s.networking.v1.NetworkPolicySpecArgs]  # by object name
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> ServerNamespaceArgs:
+        return cls(
+            name=config.namespace,
+            quota_hard=quota_hard(config) if config.quota.enabled else None,
+            container_defaults=config.limit_range,
+            network_policies=network_policy_specs(config) if config.network_policy.enabled else {},
+        )
+
+
 class ServerNamespace(pulumi.ComponentResource):
     """The namespace the server runs in, with its admission and network guard rails."""
 
     name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: ServerNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tensorrt-llm:index:ServerNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=config.namespace,
+                name=args.name,
                 labels=pod_security_labels("restricted", POD_SECURITY_ENFORCE_VERSION),
             ),
             opts=child,
@@ -179,14 +199,14 @@ class ServerNamespace(pulumi.ComponentResource):
         def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.name)
 
-        if config.quota.enabled:
+        if args.quota_hard is not None:
             k8s.core.v1.ResourceQuota(
                 f"{name}-quota",
                 metadata=metadata("server-quota"),
-                spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(config)),
+                spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=args.quota_hard),
                 opts=child,
             )
-        limits = config.limit_range
+        defaults = args.container_defaults
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=metadata("container-defaults"),
@@ -195,21 +215,17 @@ class ServerNamespace(pulumi.ComponentResource):
                     k8s.core.v1.LimitRangeItemArgs(
                         type="Container",
                         default_request={
-                            "cpu": limits.default_cpu_request,
-                            "memory": limits.default_memory_request,
+                            "cpu": defaults.default_cpu_request,
+                            "memory": defaults.default_memory_request,
                         },
-                        default={"memory": limits.default_memory_limit},
+                        default={"memory": defaults.default_memory_limit},
                     )
                 ]
             ),
             opts=child,
         )
-        if config.network_policy.enabled:
-            for policy_name, spec in network_policy_specs(config).items():
-                k8s.networking.v1.NetworkPolicy(
-                    f"{name}-{policy_name}",
-                    metadata=metadata(policy_name),
-                    spec=spec,
-                    opts=child,
-                )
+        for policy_name, spec in args.network_policies.items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}", metadata=metadata(policy_name), spec=spec, opts=child
+            )
         self.register_outputs({"name": self.name})

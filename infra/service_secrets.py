@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import StackConfig
+from infra.config import SecretValue, StackConfig
 
 # Keys inside the Secrets: the server's environment variable names (service/settings.py
 # reads API_KEYS; huggingface_hub reads HF_TOKEN), which the chart maps one to one.
@@ -52,21 +52,50 @@ def dockerconfigjson(server: str, username: str, password: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RegistryLogin:
+    server: str
+    username: str
+    password: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ServerSecretsArgs:
+    namespace: pulumi.Input[str]
+    names: SecretNames
+    hf_token: pulumi.Input[str] | None
+    api_keys: pulumi.Input[str] | None
+    registry: RegistryLogin | None  # for the image pull secret
+
+    @classmethod
+    def for_stack(cls, config: StackConfig, namespace: pulumi.Input[str]) -> ServerSecretsArgs:
+        def value(secret: SecretValue | None) -> pulumi.Input[str] | None:
+            return None if secret is None else secret.value
+
+        registry, password = config.registry, config.registry_password
+        login = None
+        if registry.private and password is not None:
+            login = RegistryLogin(registry.server or "", registry.username or "", password.value)
+        return cls(
+            namespace=namespace,
+            names=secret_names(config),
+            hf_token=value(config.hf_token),
+            api_keys=value(config.api_keys),
+            registry=login,
+        )
+
+
 class ServerSecrets(pulumi.ComponentResource):
     """Creates the stack's Secrets in the server namespace."""
 
     names: SecretNames
 
     def __init__(
-        self,
-        name: str,
-        config: StackConfig,
-        namespace: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ServerSecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tensorrt-llm:index:ServerSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.names = secret_names(config)
+        self.names = args.names
         created: dict[str, pulumi.Output[str]] = {}
 
         def secret(
@@ -74,27 +103,25 @@ class ServerSecrets(pulumi.ComponentResource):
         ) -> None:
             resource = k8s.core.v1.Secret(
                 f"{name}-{suffix}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace),
                 type=kind,
                 string_data={key: pulumi.Output.secret(value) for key, value in data.items()},
                 opts=child,
             )
             created[suffix] = resource.metadata.apply(lambda meta: meta.name)
 
-        if self.names.hf_token and config.hf_token is not None:
-            secret("hf-token", self.names.hf_token, {HF_TOKEN_KEY: config.hf_token.value}, "Opaque")
-        if self.names.api_keys and config.api_keys is not None:
-            secret("api-keys", self.names.api_keys, {API_KEYS_KEY: config.api_keys.value}, "Opaque")
-        registry = config.registry
-        if self.names.image_pull and config.registry_password is not None:
-            document = pulumi.Output.from_input(config.registry_password.value).apply(
-                lambda password: dockerconfigjson(
-                    registry.server or "", registry.username or "", password
-                )
+        if args.names.hf_token and args.hf_token is not None:
+            secret("hf-token", args.names.hf_token, {HF_TOKEN_KEY: args.hf_token}, "Opaque")
+        if args.names.api_keys and args.api_keys is not None:
+            secret("api-keys", args.names.api_keys, {API_KEYS_KEY: args.api_keys}, "Opaque")
+        login = args.registry
+        if args.names.image_pull and login is not None:
+            document = pulumi.Output.from_input(login.password).apply(
+                lambda password: dockerconfigjson(login.server, login.username, password)
             )
             secret(
                 "image-pull",
-                self.names.image_pull,
+                args.names.image_pull,
                 {".dockerconfigjson": document},
                 "kubernetes.io/dockerconfigjson",
             )

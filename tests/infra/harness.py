@@ -52,6 +52,7 @@ class Registration:
     custom: bool
     dependencies: list[str]
     inputs: dict[str, Any]
+    aliases: list[tuple[str, str]]  # (former name, former parent URN)
 
     def plain(self, key: str) -> Any:
         """An input with Pulumi's secret wrappers removed."""
@@ -101,6 +102,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     custom=request.custom,
                     dependencies=list(request.dependencies),
                     inputs=rpc.deserialize_properties(request.object),
+                    aliases=[(a.spec.name, a.spec.parentUrn) for a in request.aliases],
                 )
             )
         return response

@@ -6,7 +6,7 @@ import pytest
 
 from infra.image import build_args
 from infra.image_plan import main
-from infra.render import load_stack
+from infra.stack import load_stack
 
 
 def github_output(text: str) -> dict[str, str]:

@@ -13,9 +13,14 @@ import pytest
 import yaml
 
 from infra import render
-from infra.chart import CHART_DIR, SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
+from infra.chart import (
+    CHART_DIR,
+    SERVER_PORT_NAME,
+    helm_test_pod_labels,
+    selector_labels,
+    service_port,
+)
 from infra.config import StackFileError
-from infra.release import service_port
 from infra.stack import load_stack
 from infra.values import PLACEHOLDER_DIGEST, chart_values, offline_image_ref, render_stack
 from tests.chart.pod_security import violations

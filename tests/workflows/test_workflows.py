@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from infra.release import release_timeout_seconds
-from infra.render import load_stack
+from infra.stack import load_stack
 from tests.tools import REPO_ROOT, actionlint_bin, shellcheck_bin
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"

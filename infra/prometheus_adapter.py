@@ -1,0 +1,83 @@
+"""prometheus-adapter: the server's queue gauge as a Pods custom metric for the HPA.
+
+The chart's HPA scales on the per-pod average of trtllm_requests_waiting, which the
+custom metrics API serves only once an adapter maps the Prometheus series to it. The
+adapter is cluster-wide (it registers an APIService), so it lives in the monitoring
+namespace, next to the Prometheus it queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from infra.config import StackConfig
+from infra.helm import PinnedChart, release_status, upstream_release
+from service.metric_names import REQUESTS_WAITING
+
+PROMETHEUS_ADAPTER_CHART = PinnedChart(
+    name="prometheus-adapter",
+    version="4.11.0",
+    repo="https://prometheus-community.github.io/helm-charts",
+)
+
+# Where the adapter lived before it was its own component: the alias keeps `pulumi up`
+# from replacing the running adapter (and its APIService) on stacks created back then.
+_FORMER_NAME, _FORMER_PARENT = (
+    "server-prometheus-adapter",
+    ("server", "tensorrt-llm:index:ServerRelease"),
+)
+
+
+def prometheus_adapter_values(config: StackConfig) -> dict[str, Any]:
+    """The queue gauge as a Pods custom metric under the name the chart's HPA asks for."""
+    adapter = config.prometheus_adapter
+    rule = {
+        "seriesQuery": f'{REQUESTS_WAITING}{{namespace!="",pod!=""}}',
+        "resources": {
+            "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+        },
+        "name": {"matches": f"^{REQUESTS_WAITING}$", "as": REQUESTS_WAITING},
+        "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+    }
+    return {
+        "prometheus": {"url": adapter.prometheus_url, "port": adapter.prometheus_port},
+        # The default rules expose hundreds of metrics nobody scales on.
+        "rules": {"default": False, "custom": [rule]},
+    }
+
+
+@dataclass(frozen=True)
+class PrometheusAdapterArgs:
+    namespace: str
+    values: dict[str, Any]
+
+    @classmethod
+    def for_stack(cls, config: StackConfig) -> PrometheusAdapterArgs:
+        return cls(config.prometheus_adapter.namespace, prometheus_adapter_values(config))
+
+
+class PrometheusAdapter(pulumi.ComponentResource):
+    """prometheus-adapter (pinned chart) serving the HPA's custom metric."""
+
+    release_status: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: PrometheusAdapterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tensorrt-llm:index:PrometheusAdapter", name, None, opts)
+        former_parent = pulumi.create_urn(*_FORMER_PARENT)
+        release = upstream_release(
+            f"{name}-release",
+            PROMETHEUS_ADAPTER_CHART,
+            namespace=args.namespace,
+            values=args.values,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                aliases=[pulumi.Alias(name=_FORMER_NAME, parent=former_parent)],
+            ),
+        )
+        self.release_status = release_status(release)
+        self.register_outputs({"releaseStatus": self.release_status})
