@@ -5,7 +5,7 @@ order), produces its first token after `ttft_s` and one more every `itl_s`, meas
 against absolute deadlines so timings do not drift with event-loop jitter, and kept by
 a clock thread (`_Clock`) precise to well under a millisecond, as a GPU engine's own
 thread would be. Text is
-a word per token from a generator seeded by the prompt (and `seed`; see
+a short word per token from a generator seeded by the prompt (and `seed`; see
 `_sampling_key`), so a greedy or seeded request always gives the same answer.
 With zero delays it does almost no work per token: benchmarks use it to measure
 what the server itself costs.
@@ -38,9 +38,11 @@ from service.engines.stopping import StopMatcher
 DEFAULT_MAX_CONTEXT_TOKENS = 4096
 DEFAULT_MODEL_NAME = "simulated"
 
+# Each word is one token under `count_tokens` (at most CHARS_PER_TOKEN characters), so
+# the text a request gets back counts as the completion tokens its usage reports.
 _WORDS = (
     *("the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "with", "on", "by"),
-    *("model", "token", "batch", "engine", "kernel", "cache", "tensor", "graph", "layer"),
+    *("gpu", "warp", "core", "page", "node", "pod", "rank", "step", "head", "beam"),
 )
 
 # Without delays nothing in a sequence awaits; give the loop a turn this often so a
@@ -121,9 +123,15 @@ def _wake(futures: list[asyncio.Future[None]]) -> None:
 _CLOCK = _Clock()
 
 
+CHARS_PER_TOKEN = 4
+
+
 def count_tokens(text: str) -> int:
-    """The simulated tokenizer: one token per whitespace-separated word."""
-    return len(text.split())
+    """The simulated tokenizer: about CHARS_PER_TOKEN characters a token, as BPE
+    tokenizers average on English, and at least one token per whitespace-separated
+    word; so a long prompt without spaces is as many tokens as on a real model, and
+    context limits refuse it as they would on a GPU."""
+    return sum(-(-len(word) // CHARS_PER_TOKEN) for word in text.split())
 
 
 class SimulatedEngine(Engine):

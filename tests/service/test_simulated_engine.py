@@ -76,9 +76,36 @@ async def test_prompt_longer_than_the_context_is_refused_before_any_output() -> 
     with pytest.raises(PromptTooLongError) as raised:
         await collect(engine, request(prompt="one two three four five"))
     assert raised.value.limit == 4
-    chunks = await collect(engine, request(prompt="one two three", max_tokens=10))
+    chunks = await collect(engine, request(prompt="one two six", max_tokens=10))
     assert sum(c.token_count for c in chunks) == 1  # generation stops at the context
     assert chunks[-1].finish_reason == "length"
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("", 0),
+        ("a b c", 3),  # at least one per word
+        ("tokenizers", 3),  # about four characters per token
+        ("tell me a story", 5),
+        ("x" * 4_000_000, 1_000_000),  # no spaces: still counted by length
+    ],
+)
+def test_tokens_are_counted_like_a_subword_tokenizer(text: str, tokens: int) -> None:
+    assert simulated.count_tokens(text) == tokens
+
+
+async def test_a_huge_prompt_without_spaces_is_refused() -> None:
+    engine = SimulatedEngine()
+    with pytest.raises(PromptTooLongError) as raised:
+        await collect(engine, request(prompt="x" * 4_000_000))
+    assert raised.value.prompt_tokens == 1_000_000
+
+
+async def test_generated_text_counts_as_the_tokens_reported() -> None:
+    chunks = await collect(SimulatedEngine(), request(max_tokens=200))
+    text = "".join(c.text for c in chunks)
+    assert simulated.count_tokens(text) == sum(c.token_count for c in chunks) == 200
 
 
 async def test_cancelling_the_consumer_aborts_and_frees_the_slot() -> None:
