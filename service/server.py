@@ -18,10 +18,12 @@ import socket
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings
+from service.transport import MAX_HEAD_BYTES, TransportLimits, protocol_class
 
 logger = logging.getLogger("service.server")
 
@@ -81,18 +83,31 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
 
-def build_server(settings: Settings) -> DrainingServer:
-    app = create_app(settings)
-    config = uvicorn.Config(
+def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """uvicorn's settings for the app, the transport's limits (service.transport) included."""
+    limits = TransportLimits(
+        max_connections=settings.max_connections,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        send_timeout=settings.send_timeout_seconds,
+    )
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=protocol_class(limits),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         log_config=None,  # service.logs configured every logger, uvicorn's included
         log_level=settings.log_level,
         access_log=False,  # RequestScopeMiddleware logs requests with their id and duration
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+
+
+def build_server(settings: Settings) -> DrainingServer:
+    app = create_app(settings)
+    config = uvicorn_config(app, settings)
     return DrainingServer(config, app.state.runtime, settings.drain_timeout_seconds)
 
 

@@ -78,6 +78,22 @@ class Settings(BaseSettings):
         "", repr=False, description="Comma-separated bearer keys; empty turns auth off."
     )
 
+    # --- connections (what one client may hold, whatever it sends)
+    max_connections: int = Field(
+        2048, ge=1, description="Open connections; more are refused at accept with a 503."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send a request's headers once it starts."
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Time a client has to send a request body after its headers."
+    )
+    send_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client may leave a response unread before it is disconnected.",
+    )
+
     # --- operations
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="Log level of the server and uvicorn."

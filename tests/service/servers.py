@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from service.app import create_app
 from service.engines.base import Engine
 from service.runtime import Runtime
-from service.server import DrainingServer
+from service.server import DrainingServer, uvicorn_config
 from service.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +61,7 @@ def thread_server(
     settings: Settings, engine: Engine | None = None, wait_ready: bool = True
 ) -> Iterator[ThreadServer]:
     app = create_app(settings, engine)
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
+    config = uvicorn_config(app, settings)
     runtime: Runtime = app.state.runtime
     server = DrainingServer(config, runtime, settings.drain_timeout_seconds)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
