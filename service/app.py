@@ -11,17 +11,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI, Security
 from fastapi.routing import APIRoute
 
 from service import ops
-from service.auth import require_api_key
+from service.auth import ApiKeyMiddleware, bearer_scheme
 from service.engines import create_engine
 from service.engines.base import Engine
 from service.errors import install_error_handlers
 from service.openai_api.router import router as openai_router
 from service.openai_api.serving import OpenAIServing
-from service.request_scope import RequestScopeMiddleware
+from service.request_scope import BodyLimitMiddleware, RequestScopeMiddleware
 from service.runtime import Runtime
 from service.seed_api.router import router as seed_router
 from service.seed_api.serving import GenerateServing
@@ -57,10 +57,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.openai_serving = OpenAIServing(runtime)
     app.state.generate_serving = GenerateServing(runtime)
     install_error_handlers(app)
+    # Outermost last: ids, logs and metrics see every request; the key is checked
+    # before anything reads the body; the body's size before the app buffers it.
+    app.add_middleware(BodyLimitMiddleware)
+    if settings.api_key_list:
+        app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_list)
     app.add_middleware(RequestScopeMiddleware, metrics=runtime.metrics)
-    # Probes and metrics stay open. With no keys configured the check is left out
-    # entirely: nothing to run per request, and the schema shows no security.
-    auth = [Depends(require_api_key)] if settings.api_key_list else []
+    # The check is the middleware's; this only shows the scheme in the schema. With no
+    # keys configured both are left out: nothing runs per request.
+    auth = [Security(bearer_scheme)] if settings.api_key_list else []
     app.include_router(ops.router)
     app.include_router(openai_router, dependencies=auth)
     app.include_router(seed_router, dependencies=auth)

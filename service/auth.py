@@ -1,17 +1,32 @@
-"""Bearer-key authentication for the generation APIs (health and metrics stay open)."""
+"""Bearer-key authentication: every route but the probes and metrics, when API_KEYS is set.
+
+Checked by a middleware from the request headers alone, before the body is read, so
+a client without a key costs a header parse, never a buffered upload. The API docs
+and schema (/docs, /redoc, /openapi.json) are behind the key too: they describe
+what the keys protect.
+"""
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
-from fastapi import Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import APIError
-from service.runtime import Runtime
+from service.errors import APIError, error_response
 
-_bearer = HTTPBearer(auto_error=False, description="One of the keys in API_KEYS.")
+# What the OpenAPI schema shows for the generation routes; the middleware checks.
+bearer_scheme = HTTPBearer(auto_error=False, description="One of the keys in API_KEYS.")
+
+# Kubernetes probes and Prometheus scrapes carry no key.
+OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
+
+_UNAUTHORIZED = APIError(
+    401,
+    "missing or invalid API key (send Authorization: Bearer <key>)",
+    code="invalid_api_key",
+    headers={"WWW-Authenticate": "Bearer"},
+)
 
 
 def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
@@ -24,18 +39,23 @@ def key_matches(candidate: str, keys: tuple[str, ...]) -> bool:
     return matched
 
 
-async def require_api_key(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> None:
-    runtime: Runtime = request.app.state.runtime
-    keys = runtime.settings.api_key_list
-    if not keys:
-        return
-    if credentials is None or not key_matches(credentials.credentials, keys):
-        raise APIError(
-            401,
-            "missing or invalid API key (send Authorization: Bearer <key>)",
-            code="invalid_api_key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...]) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            token = _bearer_token(scope)
+            if token is None or not key_matches(token, self.keys):
+                await error_response(_UNAUTHORIZED)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

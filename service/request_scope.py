@@ -143,7 +143,7 @@ class RequestScopeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming_id, body_size = _read_headers(scope)
+        incoming_id = _request_id(scope)
         # 32 hex digits, as uuid4().hex gave, at a third of the cost.
         request_id = incoming_id or secrets.token_hex(16)
         token = request_id_var.set(request_id)
@@ -161,16 +161,6 @@ class RequestScopeMiddleware:
             await send(message)
 
         try:
-            if body_size is None and scope["method"] not in _BODYLESS_METHODS:
-                # A chunked body has no length to check up front: read it here, capped.
-                raw = await _read_capped(receive)
-                body_size = MAX_REQUEST_BODY_BYTES + 1 if raw is None else len(raw)
-                receive = _replay(raw or b"", receive)
-            if body_size is not None and body_size > MAX_REQUEST_BODY_BYTES:
-                message = f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
-                body = error_body(413, message, "request_too_large")
-                await JSONResponse(body, status_code=413)(scope, receive, send_with_id)
-                return
             await self.app(scope, receive, send_with_id)
         except Exception:
             # Whatever went wrong, the client gets no internals, only the id to report.
@@ -235,14 +225,45 @@ async def _read_capped(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
-def _read_headers(scope: Scope) -> tuple[str | None, int | None]:
-    """The client's request id (if it has a safe shape) and Content-Length, in one pass."""
-    request_id: str | None = None
-    length: int | None = None
+def _request_id(scope: Scope) -> str | None:
+    """The client's request id, if it has a safe shape."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate = value.decode("latin-1")
-            request_id = candidate if _REQUEST_ID.fullmatch(candidate) else None
-        elif name == b"content-length" and value.isdigit():
-            length = int(value)
-    return request_id, length
+            return candidate if _REQUEST_ID.fullmatch(candidate) else None
+    return None
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over MAX_REQUEST_BODY_BYTES with a 413 before the app reads it.
+
+    Inside the authentication middleware, so an unauthenticated client never gets
+    its body read at all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _BODYLESS_METHODS:
+            await self.app(scope, receive, send)
+            return
+        body_size = _content_length(scope)
+        if body_size is None:
+            # A chunked body has no length to check up front: read it here, capped.
+            raw = await _read_capped(receive)
+            body_size = MAX_REQUEST_BODY_BYTES + 1 if raw is None else len(raw)
+            receive = _replay(raw or b"", receive)
+        if body_size > MAX_REQUEST_BODY_BYTES:
+            message = f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
+            body = error_body(413, message, "request_too_large")
+            await JSONResponse(body, status_code=413)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit():
+            return int(value)
+    return None

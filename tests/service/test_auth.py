@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -67,3 +68,22 @@ def test_key_comparison() -> None:
     assert not key_matches("def", keys)
     assert not key_matches("", keys)
     assert not key_matches("abc ", keys)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_docs_and_schema_need_the_key_too(secured: ThreadServer, path: str) -> None:
+    assert httpx.get(secured.base_url + path).status_code == 401
+    key = {"Authorization": "Bearer first-key-0123"}
+    assert httpx.get(secured.base_url + path, headers=key).status_code == 200
+
+
+def test_key_is_checked_before_the_body_is_read(secured: ThreadServer) -> None:
+    """A client without a key that announces a big body and sends none is refused at
+    once: the server never waits for (or buffers) an unauthenticated upload."""
+    host, port = secured.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: test\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 16000000\r\n\r\n"
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401 ")
