@@ -3,6 +3,7 @@ the last-resort error handler, and running a handler only while its client is th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -11,13 +12,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import STATUS_CLIENT_CLOSED, error_body
+from service.errors import STATUS_CLIENT_CLOSED, APIError, error_body
 from service.logs import request_id_var
 from service.metrics import ServerMetrics
 from service.streaming import ClientDisconnected, unless_disconnected
@@ -50,17 +53,20 @@ class JsonBodyRoute(APIRoute):
     FastAPI's own handler parses the JSON into Python objects, resolves the
     endpoint's parameters as dependencies and then validates; for a fast engine that
     is a large share of a request. A route whose endpoint takes only `(body: Model,
-    request: Request)` and no dependencies (no API keys) instead has pydantic-core
-    validate the bytes in one call. Anything that does not validate goes to
-    FastAPI's handler with the same bytes, so every error (invalid JSON, a bad field,
-    a form body) is FastAPI's own. The schema is FastAPI's too: nothing else changes.
+    request: Request)` and no dependencies instead has pydantic-core validate the
+    bytes in one call. JSON that parses but does not validate gets pydantic's errors
+    as FastAPI would report them; bytes that are not JSON (another encoding, a form
+    body) go to FastAPI's handler, so those errors are FastAPI's own. The schema is
+    FastAPI's too: nothing else changes.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         dependant = self.dependant
+        # Security schemes that only document a header the middleware checks (an
+        # HTTPBearer without auto_error never refuses) need not run.
         plain = not (
-            dependant.dependencies
+            any(not _documents_only(d.call) for d in dependant.dependencies)
             or dependant.path_params
             or dependant.query_params
             or dependant.header_params
@@ -92,8 +98,13 @@ class JsonBodyRoute(APIRoute):
         if raw and _content_type(scope) in _JSON_TYPES:
             try:
                 body = self._model.model_validate_json(raw)
-            except ValidationError:
-                body = None
+            except ValidationError as error:
+                if not _is_json_syntax_error(error):
+                    # JSON that parsed: pydantic's errors are final, and FastAPI would
+                    # only parse the body again (slowly, for a huge hostile one).
+                    raise RequestValidationError(_in_body(error)) from None
+                if _invalid_utf8(raw):
+                    raise self._unicode_error(raw) from None
         if body is None:
             await self._fastapi_app(scope, _replay(raw, receive), send)
             return
@@ -101,6 +112,42 @@ class JsonBodyRoute(APIRoute):
             **{self._body_name: body, self._request_name: request}
         )
         await response(scope, receive, send)
+
+    def _unicode_error(self, raw: bytes) -> Exception:
+        """An error naming the field that holds the bytes that are not UTF-8."""
+        # surrogateescape keeps each bad byte as a lone surrogate, which the models'
+        # text fields refuse with the field's name.
+        try:
+            parsed = json.loads(raw.decode("utf-8", "surrogateescape"))
+            self._model.model_validate(parsed)
+        except ValidationError as error:
+            return RequestValidationError(_in_body(error))
+        except ValueError:
+            pass
+        return APIError(400, "request body is not valid UTF-8", code="invalid_json")
+
+
+def _documents_only(call: object) -> bool:
+    return isinstance(call, SecurityBase) and not getattr(call, "auto_error", True)
+
+
+def _is_json_syntax_error(error: ValidationError) -> bool:
+    return any(item["type"] == "json_invalid" for item in error.errors())
+
+
+def _in_body(error: ValidationError) -> list[dict[str, Any]]:
+    return [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+
+
+def _invalid_utf8(raw: bytes) -> bool:
+    """Bytes meant as UTF-8 that are not; other encodings (UTF-16) go to FastAPI."""
+    if json.detect_encoding(raw) != "utf-8":
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 # Content types FastAPI parses as JSON (no header at all included); others take its path.

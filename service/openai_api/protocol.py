@@ -33,7 +33,25 @@ MAX_STOP_STRINGS = 4
 # and n samples use seed .. seed + n - 1: below 2**63 every one of them fits.
 SEED_LIMIT = 2**63
 
-Stop = str | Annotated[list[str], Field(max_length=MAX_STOP_STRINGS)] | None
+
+def _valid_unicode(value: str) -> str:
+    # JSON may escape a lone surrogate ("\\ud800"); no engine or tokenizer can encode
+    # it. An ASCII string (the common case) is known to be fine without a scan.
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"invalid Unicode at character {error.start}: a lone surrogate or a byte "
+                "that is not UTF-8"
+            ) from None
+    return value
+
+
+# Every string the server reads, echoes or hands to an engine.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+Stop = Text | Annotated[list[Text], Field(max_length=MAX_STOP_STRINGS)] | None
 
 
 def _unset(value: object) -> bool:
@@ -69,7 +87,7 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str | None = Field(None, description="Must be the served model if given.")
+    model: Text | None = Field(None, description="Must be the served model if given.")
     frequency_penalty: Penalty = None
     logit_bias: Annotated[dict[str, float] | None, _refused("logit_bias")] = Field(
         None, description="Not supported."
@@ -85,7 +103,7 @@ class SamplingFields(BaseModel):
     stream_options: StreamOptions | None = None
     temperature: Temperature = None
     top_p: TopP = None
-    user: str | None = None
+    user: Text | None = None
 
     @property
     def stop_list(self) -> list[str]:
@@ -95,7 +113,7 @@ class SamplingFields(BaseModel):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | Annotated[list[str], Field(min_length=1, max_length=MAX_PROMPTS)] = Field(
+    prompt: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_PROMPTS)] = Field(
         description="A prompt or a list of prompts (token-id prompts are not supported)."
     )
     best_of: int | None = Field(None, description="Only equal to n (or unset).")
@@ -119,17 +137,17 @@ class CompletionRequest(SamplingFields):
 
 class TextContentPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextContentPart] | None = Field(
+    content: Text | list[TextContentPart] | None = Field(
         description="Text, or a list of text parts (images are not supported)."
     )
-    name: str | None = None
+    name: Text | None = None
 
     @property
     def text(self) -> str:

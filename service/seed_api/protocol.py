@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.engines.base import FinishReason
-from service.openai_api.protocol import MaxTokens, Temperature, TopP
+from service.openai_api.protocol import MaxTokens, Temperature, Text, TopP
 
 
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    prompt: str
+    prompt: Text
     max_tokens: MaxTokens = None
     temperature: Temperature = None
     top_p: TopP = None

@@ -32,12 +32,12 @@ def test_generation_routes_take_the_direct_path_without_api_keys(client: TestCli
         assert route.app == route._handle, path
 
 
-def test_with_api_keys_the_routes_keep_fastapis_path_and_check_the_key() -> None:
+def test_with_api_keys_the_routes_keep_the_direct_path_and_the_key_is_checked() -> None:
     app = create_app(fast_settings(api_keys="k1"))
     with TestClient(app) as keyed:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
         route = _route(keyed, "/v1/completions")
-        assert route.app != route._handle
+        assert route.app == route._handle
         body = {"prompt": "a", "max_tokens": 2}
         assert keyed.post("/v1/completions", json=body).status_code == 401
         headers = {"authorization": "Bearer k1"}
