@@ -46,6 +46,7 @@ class Runtime:
     # Resolved when a drain runs out of time: requests still running end cleanly.
     cut_off: asyncio.Future[None] | None = None
     created_at: int = field(default_factory=lambda: int(time.time()))
+    _drain_cut_short: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine) -> Runtime:
@@ -102,20 +103,30 @@ class Runtime:
         if self._phase != "failed":
             self._phase = "draining"
 
+    def end_drain_now(self) -> None:
+        """Cut the drain short: requests still running end as at its timeout."""
+        self._drain_cut_short.set()
+
     async def drain(self, timeout: float) -> bool:
-        """Wait for admitted requests to finish; False if the timeout cut them off."""
+        """Wait for admitted requests to finish; False if the timeout (or
+        end_drain_now) cut them off."""
+        idle = asyncio.ensure_future(self.admission.wait_idle())
+        cut_short = asyncio.ensure_future(self._drain_cut_short.wait())
         try:
-            await asyncio.wait_for(self.admission.wait_idle(), timeout)
-        except asyncio.TimeoutError:
-            logger.warning(
-                "drain timeout after %.0f s with %d requests in flight",
-                timeout,
-                self.admission.in_flight,
-            )
-            if self.cut_off is not None and not self.cut_off.done():
-                self.cut_off.set_result(None)
-            # Each request now ends itself (503 or a final error event); give them a moment.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.admission.wait_idle(), _CUT_OFF_GRACE_SECONDS)
-            return False
-        return True
+            await asyncio.wait({idle, cut_short}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in (idle, cut_short):
+                waiter.cancel()
+        if idle.done() and not idle.cancelled():
+            return True
+        logger.warning(
+            "drain %s with %d requests in flight",
+            "cut short" if self._drain_cut_short.is_set() else f"timeout after {timeout:.0f} s",
+            self.admission.in_flight,
+        )
+        if self.cut_off is not None and not self.cut_off.done():
+            self.cut_off.set_result(None)
+        # Each request now ends itself (503 or a final error event); give them a moment.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.admission.wait_idle(), _CUT_OFF_GRACE_SECONDS)
+        return False

@@ -6,7 +6,8 @@ and a long stream can keep the pod alive forever. Here SIGTERM first turns
 readiness to 503 (the pod leaves the Service endpoints) while the server keeps
 answering: new requests get a clean 503, admitted ones and their streams run to
 the end, for at most DRAIN_TIMEOUT_SECONDS. Only then does uvicorn's shutdown run,
-and the lifespan shuts the engine down. A second signal skips the rest of the drain.
+and the lifespan shuts the engine down. A second signal ends the drain at once, as
+its timeout would (streams get a final error event); a third exits without waiting.
 """
 
 from __future__ import annotations
@@ -56,11 +57,16 @@ class DrainingServer(uvicorn.Server):
         # Runs as a signal handler: only flip flags and schedule work on the loop.
         # Unlike uvicorn, the signal is not re-raised after shutdown: exit status 0.
         self._signals += 1
-        if self._signals == 1 and self._loop is not None and self.started:
-            self.runtime.begin_drain()
-            self._loop.call_soon_threadsafe(self._start_drain)
+        if self._loop is not None and self.started and self._signals <= 2:
+            if self._signals == 1:
+                self.runtime.begin_drain()
+                self._loop.call_soon_threadsafe(self._start_drain)
+            else:
+                # Impatience (a second Ctrl-C, kubectl delete --now): end what still
+                # runs as a drain timeout does, with a final event, not a torn stream.
+                self._loop.call_soon_threadsafe(self.runtime.end_drain_now)
             return
-        if self._signals >= 3 or (self._signals == 2 and sig == signal.SIGINT):
+        if self._signals >= 3:
             self.force_exit = True
         self.should_exit = True
 

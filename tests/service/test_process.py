@@ -68,6 +68,45 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
     assert access["duration_ms"] > 0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_ends_streams_cleanly_and_exits_0(sig: signal.Signals) -> None:
+    """The second signal cuts the drain short the way its timeout does: every stream
+    gets its error event and [DONE], and nothing is torn down mid-write."""
+    flags = ["--simulated-itl-ms", "100", "--drain-timeout-seconds", "60"]
+    with process_server(flags) as server:
+        first_event = threading.Event()
+        bodies: list[str] = []
+
+        def stream() -> None:
+            body = {"prompt": "x", "max_tokens": 500, "stream": True}
+            url = f"{server.base_url}/v1/completions"
+            with httpx.stream("POST", url, json=body, timeout=30) as response:
+                lines = []
+                for line in response.iter_lines():
+                    lines.append(line)
+                    first_event.set()
+                bodies.append("\n".join(line for line in lines if line))
+
+        streamers = [threading.Thread(target=stream) for _ in range(3)]
+        for streamer in streamers:
+            streamer.start()
+        assert first_event.wait(10)
+        time.sleep(0.3)  # all three streaming
+        server.process.send_signal(sig)
+        time.sleep(0.3)
+        server.process.send_signal(sig)
+        for streamer in streamers:
+            streamer.join(timeout=15)
+        assert server.process.wait(timeout=15) == 0
+        output = server.process.stdout.read()  # type: ignore[union-attr]
+    assert len(bodies) == 3
+    for body in bodies:
+        last_lines = body.splitlines()[-2:]
+        assert last_lines[-1] == "data: [DONE]"
+        assert json.loads(last_lines[0].removeprefix("data: "))["error"]["code"] == "draining"
+    assert "Traceback" not in output
+
+
 def test_drain_timeout_ends_long_streams_with_an_error_event() -> None:
     settings = fast_settings(simulated_itl_ms=100, drain_timeout_seconds=0.3)
     with thread_server(settings) as live:
