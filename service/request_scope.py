@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import STATUS_CLIENT_CLOSED, APIError, error_body
+from service.json_budget import check_json_budget
 from service.logs import request_id_var
 from service.metrics import ServerMetrics
 from service.streaming import ClientDisconnected, unless_disconnected
@@ -94,6 +95,7 @@ class JsonBodyRoute(APIRoute):
         except Exception as error:
             # As FastAPI answers a body that cannot be read (a client gone mid-body).
             raise HTTPException(400, "There was an error parsing the body") from error
+        check_json_budget(raw)
         body: BaseModel | None = None
         if raw and _content_type(scope) in _JSON_TYPES:
             try:
