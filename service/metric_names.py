@@ -21,6 +21,7 @@ PROMPT_TOKENS_TOTAL = "trtllm_prompt_tokens_total"
 GENERATION_TOKENS_TOTAL = "trtllm_generation_tokens_total"
 REQUESTS_RUNNING = "trtllm_requests_running"
 REQUESTS_WAITING = "trtllm_requests_waiting"
+ENGINE_STALL_SECONDS = "trtllm_engine_stall_seconds"
 
 # Exported base names (histograms without their _bucket/_sum/_count series).
 METRIC_NAMES: frozenset[str] = frozenset(
@@ -34,6 +35,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         GENERATION_TOKENS_TOTAL,
         REQUESTS_RUNNING,
         REQUESTS_WAITING,
+        ENGINE_STALL_SECONDS,
     }
 )
 

@@ -22,6 +22,7 @@ from prometheus_client.utils import floatToGoString
 
 from service.metric_names import (
     E2E_REQUEST_LATENCY_SECONDS,
+    ENGINE_STALL_SECONDS,
     GENERATION_TOKENS_TOTAL,
     HTTP_REQUESTS_TOTAL,
     INTER_TOKEN_LATENCY_SECONDS,
@@ -131,6 +132,15 @@ class ServerMetrics:
             "Requests queued for an engine slot (autoscaling signal).",
             registry=reg,
         )
+        self.engine_stall = Gauge(
+            ENGINE_STALL_SECONDS,
+            "Seconds the engine has produced nothing while requests wait on it (0 when "
+            "idle); past ENGINE_STALL_SECONDS liveness fails.",
+            registry=reg,
+        )
+
+    def track_engine(self, stalled_seconds: Callable[[], float]) -> None:
+        self.engine_stall.set_function(stalled_seconds)
 
     def track_admission(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
         """Read the gauges from the admission controller at scrape time, so they are exact."""

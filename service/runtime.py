@@ -53,6 +53,7 @@ class Runtime:
         metrics = ServerMetrics()
         admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests)
         metrics.track_admission(lambda: admission.running, lambda: admission.waiting)
+        metrics.track_engine(engine.stalled_seconds)
         return cls(settings=settings, engine=engine, metrics=metrics, admission=admission)
 
     @property

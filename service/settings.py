@@ -57,10 +57,22 @@ class Settings(BaseSettings):
     max_num_tokens: int | None = Field(
         None, ge=1, description="Tokens per engine iteration; longer prompts are refused."
     )
+    max_seq_len: int | None = Field(
+        None,
+        ge=1,
+        description="Longest prompt + output (tensorrt-llm; default: the checkpoint's "
+        "max_position_embeddings).",
+    )
     kv_cache_free_gpu_memory_fraction: float = Field(
         0.9, gt=0, le=1, description="Share of free GPU memory TensorRT-LLM gives the KV cache."
     )
     trust_remote_code: bool = Field(False, description="Allow model code from the checkpoint.")
+    engine_stall_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Fail liveness when requests are in flight and the engine produced "
+        "nothing for this long (tensorrt-llm; 0 turns the check off).",
+    )
 
     # --- request defaults (used when a request leaves the field out)
     max_tokens: int = Field(256, ge=1, description="Default max_tokens of a request.")

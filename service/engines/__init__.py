@@ -49,4 +49,6 @@ def create_engine(settings: Settings) -> Engine:
         max_num_tokens=settings.max_num_tokens,
         kv_cache_free_gpu_memory_fraction=settings.kv_cache_free_gpu_memory_fraction,
         trust_remote_code=settings.trust_remote_code,
+        max_seq_len=settings.max_seq_len,
+        stall_seconds=settings.engine_stall_seconds or None,
     )

@@ -51,6 +51,9 @@ class GenerationRequest:
     top_p: float
     stop: Sequence[str] = ()
     seed: int | None = None
+    # False for prompts a chat template rendered: the template writes the special
+    # tokens (BOS) itself, so the tokenizer must not add them again (as trtllm-serve).
+    add_special_tokens: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,10 @@ class Engine(abc.ABC):
         be cheap and never block; an engine that cannot die keeps this default.
         """
         return None
+
+    def stalled_seconds(self) -> float:
+        """Seconds the engine has made no progress while requests wait on it (0 if idle).
+
+        Exported as a metric; engines that cannot hang keep this default.
+        """
+        return 0.0

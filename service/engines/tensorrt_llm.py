@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import random
+import time
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from service.engines.base import (
@@ -44,8 +46,13 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "timeout": "abort",
 }
 
-# The runtime's sampling seed is a 64-bit integer; stay clear of its sign bit.
-_SEED_BITS = 63
+# What the worker says when a prompt does not fit (base_worker.py `_deduce_max_tokens`,
+# llm.py `_check_arguments`): these per-request errors mean "prompt too long".
+_CONTEXT_ERROR_MARKERS = ("default_max_tokens", "max_seq_len", "max_num_tokens")
+
+# The PyTorch backend's TorchSampler draws from one generator seeded once for the
+# whole executor, so SamplingParams.seed changes nothing (docs/tensorrt-llm-api.md).
+SEED_UNSUPPORTED = "seed: the TensorRT-LLM PyTorch sampler does not honour per-request seeds"
 
 
 class TensorRTLLMEngine(Engine):
@@ -60,6 +67,8 @@ class TensorRTLLMEngine(Engine):
         max_num_tokens: int | None = None,
         kv_cache_free_gpu_memory_fraction: float | None = None,
         trust_remote_code: bool = False,
+        max_seq_len: int | None = None,
+        stall_seconds: float | None = None,
     ) -> None:
         if not model:
             raise ValueError("model: a Hugging Face checkpoint directory or id is required")
@@ -67,7 +76,11 @@ class TensorRTLLMEngine(Engine):
             raise ValueError(
                 f"tensor_parallel_size: must be at least 1, got {tensor_parallel_size}"
             )
-        for name, value in (("max_batch_size", max_batch_size), ("max_num_tokens", max_num_tokens)):
+        for name, value in (
+            ("max_batch_size", max_batch_size),
+            ("max_num_tokens", max_num_tokens),
+            ("max_seq_len", max_seq_len),
+        ):
             if value is not None and value < 1:
                 raise ValueError(f"{name}: must be at least 1, got {value}")
         fraction = kv_cache_free_gpu_memory_fraction
@@ -80,10 +93,14 @@ class TensorRTLLMEngine(Engine):
         self._max_batch_size = max_batch_size
         self._max_num_tokens = max_num_tokens
         self._kv_fraction = fraction
+        if stall_seconds is not None and stall_seconds <= 0:
+            raise ValueError(f"stall_seconds: must be positive, got {stall_seconds}")
         self._trust_remote_code = trust_remote_code
+        self._max_seq_len = max_seq_len
         self._llm: Any = None
         self._sampling_params_cls: Any = None
         self._prompt_limit: int | None = None
+        self._progress = ProgressWatch(stall_seconds)
 
     def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
         """Keyword arguments for `tensorrt_llm.LLM`; unset settings keep upstream defaults."""
@@ -96,6 +113,8 @@ class TensorRTLLMEngine(Engine):
             kwargs["max_batch_size"] = self._max_batch_size
         if self._max_num_tokens is not None:
             kwargs["max_num_tokens"] = self._max_num_tokens
+        if self._max_seq_len is not None:
+            kwargs["max_seq_len"] = self._max_seq_len
         if self._kv_fraction is not None:
             kwargs["kv_cache_config"] = kv_cache_config_cls(
                 free_gpu_memory_fraction=self._kv_fraction
@@ -105,6 +124,13 @@ class TensorRTLLMEngine(Engine):
     async def load(self) -> EngineInfo:
         if self._llm is not None:
             raise EngineError("the TensorRT-LLM engine is already loaded")
+        if self._max_seq_len is None:
+            # Upstream derives max_seq_len inside the worker and never writes it back
+            # to llm.args here, so without this the server would not know the context
+            # window and the worker would refuse long prompts mid-stream.
+            self._max_seq_len = await asyncio.to_thread(
+                checkpoint_max_seq_len, self._model, self._trust_remote_code
+            )
         llm, sampling_params_cls, version = await asyncio.to_thread(self._construct)
         if llm.tokenizer is None:
             await asyncio.to_thread(llm.shutdown)
@@ -125,7 +151,7 @@ class TensorRTLLMEngine(Engine):
         return EngineInfo(
             model_name=self._model,
             max_context_tokens=getattr(llm.args, "max_seq_len", None) or self._prompt_limit,
-            supports_seed=True,
+            supports_seed=False,
             extra={"tensorrt_llm_version": version},
         )
 
@@ -138,6 +164,12 @@ class TensorRTLLMEngine(Engine):
         except ImportError as exc:
             raise EngineError(
                 "ENGINE=tensorrt-llm needs the tensorrt_llm package (use the TensorRT-LLM image)"
+            ) from exc
+        except OSError as exc:
+            # `import tensorrt_llm` dlopens native libraries (libpython3.x.so first); an
+            # image without one fails here, before any model code runs.
+            raise EngineError(
+                f"tensorrt_llm cannot load a native library the image lacks: {exc}"
             ) from exc
         try:
             llm = tensorrt_llm.LLM(**self.llm_kwargs(KvCacheConfig))
@@ -176,23 +208,19 @@ class TensorRTLLMEngine(Engine):
             raise EngineError(f"the model's chat template rejected the messages: {exc}") from exc
         return str(rendered)
 
-    def encode_prompt(self, prompt: str) -> list[int]:
-        """Token ids exactly as TensorRT-LLM's default input processor would make them."""
+    def encode_prompt(self, prompt: str, *, add_special_tokens: bool = True) -> list[int]:
+        """Token ids as trtllm-serve makes them: chat prompts (rendered by a template
+        that writes its own special tokens) with add_special_tokens=False."""
         tokenizer = self._hf_tokenizer()
-        bos = getattr(tokenizer, "bos_token", None)
-        # Chat templates write BOS themselves; adding another would double it.
-        # trtllm-serve avoids that for chat with add_special_tokens=False.
-        add_special_tokens = not (bos and prompt.startswith(bos))
         return list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
 
     def sampling_params(self, request: GenerationRequest) -> Any:
         """`SamplingParams` for one request, with max_tokens always set (upstream default: 32)."""
         if request.max_tokens < 1:
             raise EngineError(f"max_tokens: must be at least 1, got {request.max_tokens}")
-        # Without a seed every request samples with the runtime's default seed, so
-        # identical unseeded requests (and n > 1 fan-out) would return identical text.
-        seed = request.seed if request.seed is not None else random.getrandbits(_SEED_BITS)
-        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens, "seed": seed}
+        if request.seed is not None:
+            raise InvalidRequestError(SEED_UNSUPPORTED)
+        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens}
         if request.temperature <= 0 or request.top_p <= 0:
             # Greedy. top_p=0 would mean greedy too, but the runtime refuses it
             # (tensorrt_llm/sampling_params.py), so greedy is asked for by temperature.
@@ -212,7 +240,11 @@ class TensorRTLLMEngine(Engine):
         llm = self._require_llm()
         # Tokenizing a long prompt takes milliseconds of CPU: keep it off the loop, and do
         # it once here (the ids go to generate_async) rather than again inside upstream.
-        prompt_ids = await asyncio.to_thread(self.encode_prompt, request.prompt)
+        prompt_ids = await asyncio.to_thread(
+            lambda: self.encode_prompt(
+                request.prompt, add_special_tokens=request.add_special_tokens
+            )
+        )
         prompt_tokens = len(prompt_ids)
         if self._prompt_limit is not None and prompt_tokens > self._prompt_limit:
             raise PromptTooLongError(prompt_tokens, self._prompt_limit)
@@ -232,7 +264,9 @@ class TensorRTLLMEngine(Engine):
 
         # aclosing: when our consumer closes this stream early, _follow's cleanup (the
         # abort) must run now, not whenever the garbage collector finalises it.
-        async with contextlib.aclosing(_follow(output, request, prompt_tokens)) as chunks:
+        limit = self._prompt_limit if self._prompt_limit is not None else prompt_tokens - 1
+        followed = _follow(output, request, prompt_tokens, limit, self._progress)
+        async with contextlib.aclosing(followed) as chunks:
             async for chunk in chunks:
                 yield chunk
 
@@ -253,7 +287,10 @@ class TensorRTLLMEngine(Engine):
         # Only the multi-process proxy has MPI workers; the in-process worker has none.
         if any(future.done() for future in getattr(executor, "mpi_futures", ())):
             return "a TensorRT-LLM worker process exited"
-        return None
+        return self._progress.stalled()
+
+    def stalled_seconds(self) -> float:
+        return self._progress.stalled_seconds()
 
     async def shutdown(self) -> None:
         llm, self._llm = self._llm, None
@@ -263,54 +300,71 @@ class TensorRTLLMEngine(Engine):
 
 
 async def _follow(
-    output: Any, request: GenerationRequest, prompt_tokens: int
+    output: Any,
+    request: GenerationRequest,
+    prompt_tokens: int,
+    prompt_limit: int,
+    progress: ProgressWatch,
 ) -> AsyncIterator[GenerationChunk]:
     """Turn a streaming RequestOutput, updated in place, into protocol deltas.
 
     Text is tracked by how much has been sent rather than by `text_diff` so that a tail
     which may still become a stop string is held back: upstream cuts a stop string out
     of `text` only once it is complete, after its first characters were already
-    streamed by trtllm-serve. Token counts are tracked the same way because upstream
-    also trims `token_ids` when a stop sequence ends the request.
+    streamed by trtllm-serve. When the runtime matches a stop string at token level
+    instead, it trims the stop's token ids and the detokenizer never sees them, so the
+    text keeps the stop's first part: a request that ends on one of its stop strings
+    therefore drops the held-back tail. Token counts are tracked the same way because
+    upstream also trims `token_ids` when a stop sequence ends the request.
     """
     stops = tuple(s for s in request.stop if s)
     sent_text = 0
     sent_tokens = 0
-    try:
-        async for _ in output:
-            if output.finished:
-                break
+    with progress.tracking():
+        try:
+            async for _ in output:
+                progress.advanced()
+                if output.finished:
+                    break
+                completion = output.outputs[0]
+                text = completion.text
+                safe_end = len(text) - held_back(text, stops)
+                if safe_end > sent_text:
+                    tokens = len(completion.token_ids)
+                    yield GenerationChunk(
+                        text=text[sent_text:safe_end],
+                        token_count=max(0, tokens - sent_tokens),
+                        prompt_tokens=prompt_tokens,
+                    )
+                    sent_text = safe_end
+                    sent_tokens = max(sent_tokens, tokens)
             completion = output.outputs[0]
             text = completion.text
-            safe_end = len(text) - held_back(text, stops)
-            if safe_end > sent_text:
-                tokens = len(completion.token_ids)
-                yield GenerationChunk(
-                    text=text[sent_text:safe_end],
-                    token_count=max(0, tokens - sent_tokens),
-                    prompt_tokens=prompt_tokens,
-                )
-                sent_text = safe_end
-                sent_tokens = max(sent_tokens, tokens)
-        completion = output.outputs[0]
-        yield GenerationChunk(
-            text=completion.text[sent_text:],
-            token_count=max(0, len(completion.token_ids) - sent_tokens),
-            prompt_tokens=prompt_tokens,
-            finish_reason=finish_reason(completion.finish_reason),
-        )
-    except (asyncio.CancelledError, GeneratorExit):
-        raise
-    except EngineError:
-        raise
-    except Exception as exc:
-        logger.exception("TensorRT-LLM failed request %s", request.request_id)
-        raise EngineError("the engine failed while generating") from exc
-    finally:
-        if not output.finished:
-            # The client went away (task cancelled or stream closed early): free the
-            # sequence's batch slot and KV cache now instead of at max_tokens.
-            _abort(output, request.request_id)
+            end = len(text)
+            if completion.stop_reason in stops:
+                end -= held_back(text, stops)
+            yield GenerationChunk(
+                text=text[sent_text:end],
+                token_count=max(0, len(completion.token_ids) - sent_tokens),
+                prompt_tokens=prompt_tokens,
+                finish_reason=finish_reason(completion.finish_reason),
+            )
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except EngineError:
+            raise
+        except Exception as exc:
+            if sent_text == 0 and any(m in str(exc) for m in _CONTEXT_ERROR_MARKERS):
+                # The worker refused the prompt for the context window (e.g. a
+                # checkpoint whose max_seq_len we could not read up front).
+                raise PromptTooLongError(prompt_tokens, prompt_limit) from exc
+            logger.exception("TensorRT-LLM failed request %s", request.request_id)
+            raise EngineError("the engine failed while generating") from exc
+        finally:
+            if not output.finished:
+                # The client went away (task cancelled or stream closed early): free the
+                # sequence's batch slot and KV cache now instead of at max_tokens.
+                _abort(output, request.request_id)
 
 
 def _abort(output: Any, request_id: str) -> None:
@@ -346,3 +400,71 @@ def prompt_token_limit(args: Any) -> int | None:
     if max_seq_len:
         limits.append(int(max_seq_len) - 1)
     return min(limits) if limits else None
+
+
+def checkpoint_max_seq_len(model: str, trust_remote_code: bool) -> int | None:
+    """The context window the checkpoint declares (`max_position_embeddings`), read in
+    the server process, or None when it declares none (upstream's worker then decides)."""
+    if Path(model).is_dir():
+        config_file = Path(model) / "config.json"
+        if not config_file.is_file():
+            return None
+        config: dict[str, Any] = json.loads(config_file.read_text())
+    else:
+        # A hub id: transformers resolves (and caches) config.json as upstream does.
+        from transformers import AutoConfig
+
+        try:
+            loaded = AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"could not read the config of model {model!r}: {exc}") from exc
+        config = loaded.to_dict()
+    for section in (config, config.get("text_config") or {}):
+        value = section.get("max_position_embeddings")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+class ProgressWatch:
+    """Notices an executor that stopped making progress while requests wait on it.
+
+    A hung NCCL collective, a GPU fault or a worker killed without its future resolving
+    leaves every request waiting forever and nothing else reports it. Progress is any
+    response from the runtime for any request; a stall is requests in flight and no
+    response for longer than `stall_seconds`.
+    """
+
+    def __init__(self, stall_seconds: float | None) -> None:
+        self._stall_seconds = stall_seconds
+        self._in_flight = 0
+        self._last_progress = time.monotonic()
+
+    @contextlib.contextmanager
+    def tracking(self) -> Any:
+        if self._in_flight == 0:
+            # An idle engine has not stalled: time starts with the first request.
+            self._last_progress = time.monotonic()
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+
+    def advanced(self) -> None:
+        self._last_progress = time.monotonic()
+
+    def stalled_seconds(self) -> float:
+        """Seconds without progress while requests are in flight; 0 when idle."""
+        if self._in_flight == 0:
+            return 0.0
+        return time.monotonic() - self._last_progress
+
+    def stalled(self) -> str | None:
+        waited = self.stalled_seconds()
+        if self._stall_seconds is None or waited <= self._stall_seconds:
+            return None
+        return (
+            f"no progress from the TensorRT-LLM executor for {waited:.1f} s "
+            f"with {self._in_flight} requests in flight"
+        )

@@ -533,12 +533,9 @@ class TransformersEngine(Engine):
         self._model = None
         self._tokenizer = None
 
-    def _prompt_ids(self, prompt: str) -> list[int]:
+    def _prompt_ids(self, prompt: str, add_special_tokens: bool) -> list[int]:
         tokenizer = self._tokenizer
-        # A chat template usually writes the BOS token itself; do not add a second one.
-        bos = tokenizer.bos_token
-        add_special = not (bos and prompt.startswith(bos))
-        ids: list[int] = tokenizer(prompt, add_special_tokens=add_special)["input_ids"]
+        ids: list[int] = tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"]
         if not ids:
             # A forward pass needs at least one token.
             start = tokenizer.bos_token_id
@@ -549,7 +546,7 @@ class TransformersEngine(Engine):
         worker = self._worker
         if worker is None or self._model is None:
             raise EngineError("model is not loaded")
-        prompt_ids = self._prompt_ids(request.prompt)
+        prompt_ids = self._prompt_ids(request.prompt, request.add_special_tokens)
         prompt_tokens = len(prompt_ids)
         if prompt_tokens >= self._max_context_tokens:
             raise PromptTooLongError(prompt_tokens, self._max_context_tokens - 1)

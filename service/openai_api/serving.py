@@ -83,7 +83,12 @@ class OpenAIServing:
         return _json_response(ModelList(data=[card]))
 
     def _engine_requests(
-        self, body: SamplingFields, prompts: Sequence[str], request_id: str, max_tokens: int | None
+        self,
+        body: SamplingFields,
+        prompts: Sequence[str],
+        request_id: str,
+        max_tokens: int | None,
+        add_special_tokens: bool,
     ) -> list[GenerationRequest]:
         """Check what only the loaded engine knows, then fan out prompts x n."""
         require_ready(self._runtime)
@@ -114,6 +119,7 @@ class OpenAIServing:
                 stop=tuple(body.stop_list),
                 # n samples of one prompt must differ even with a seed.
                 seed=None if body.seed is None else body.seed + index % body.n,
+                add_special_tokens=add_special_tokens,
             )
             for index in range(total)
         ]
@@ -127,8 +133,9 @@ class OpenAIServing:
         *,
         id_prefix: str,
         prompt_param: str,
+        add_special_tokens: bool = True,
     ) -> tuple[Generation, _Reply]:
-        requests = self._engine_requests(body, prompts, request_id, max_tokens)
+        requests = self._engine_requests(body, prompts, request_id, max_tokens, add_special_tokens)
         generation = Generation(self._runtime, requests, prompt_param=prompt_param)
         await generation.start()
         reply = _Reply(f"{id_prefix}-{request_id}", int(time.time()), self._runtime.model_name)
@@ -186,6 +193,8 @@ class OpenAIServing:
             body.token_limit,
             id_prefix="chatcmpl",
             prompt_param="messages",
+            # The template wrote the special tokens (BOS) already.
+            add_special_tokens=False,
         )
 
         def chunk_choice(index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:

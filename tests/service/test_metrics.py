@@ -21,6 +21,7 @@ CONTRACT_NAMES = {
     "trtllm_generation_tokens_total",
     "trtllm_requests_running",
     "trtllm_requests_waiting",
+    "trtllm_engine_stall_seconds",
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from service.engines.base import (
     EngineError,
     GenerationChunk,
     GenerationRequest,
+    InvalidRequestError,
     PromptTooLongError,
 )
 from service.engines.stopping import held_back
@@ -180,13 +183,15 @@ UPSTREAM_DEFAULTS: dict[tuple[str, str], Any] = {
 }
 
 # BaseLlmArgs fields the adapter passes as LLM(**kwargs) (llm_args.py, same version).
-UPSTREAM_LLM_ARGS_USED = frozenset({"max_batch_size", "max_num_tokens", "kv_cache_config"})
+UPSTREAM_LLM_ARGS_USED = frozenset(
+    {"max_batch_size", "max_num_tokens", "max_seq_len", "kv_cache_config"}
+)
 
 # Attributes of RequestOutput / CompletionOutput the adapter reads (executor/result.py @
 # a678b91aafbeff265cd0b764abb59d7def624ac2; llmapi/llm.py RequestOutput).
 UPSTREAM_OUTPUT_ATTRIBUTES = {
     "RequestOutput": ("outputs", "finished", "abort", "__aiter__", "__anext__"),
-    "CompletionOutput": ("text", "token_ids", "finish_reason"),
+    "CompletionOutput": ("text", "token_ids", "finish_reason", "stop_reason"),
 }
 
 # What the engine's fatal_error() reads: the LLM's private `_executor` (None after
@@ -456,17 +461,72 @@ async def test_prompt_limit_defaults_to_upstream_max_num_tokens(
     await engine.shutdown()
 
 
-async def test_context_window_and_prompt_limit_come_from_llm_args(
+def model_with_window(model_dir: Path, tmp_path: Path, window: int) -> Path:
+    """A copy of the tiny model whose config.json declares a context window."""
+    path = tmp_path / "model-with-config"
+    shutil.copytree(model_dir, path)
+    (path / "config.json").write_text(json.dumps({"max_position_embeddings": window}))
+    return path
+
+
+async def test_context_window_is_read_from_the_checkpoint_and_passed_to_llm(
+    fake: ModuleType, model_dir: Path, tmp_path: Path
+) -> None:
+    # The worker derives the same window, but upstream never writes it back to llm.args.
+    fake.llmapi.BEHAVIOUR.max_seq_len = 32
+    engine = engine_for(model_with_window(model_dir, tmp_path, 32), max_num_tokens=512)
+    info = await engine.load()
+    assert engine._llm.init_kwargs["max_seq_len"] == 32
+    assert info.max_context_tokens == 32  # what max_tokens is checked against
+    with pytest.raises(PromptTooLongError) as caught:
+        await collect(engine, request(prompt=" ".join(["hi"] * 40)))
+    assert caught.value.limit == 31  # one token must be left to generate
+    assert engine._llm.generate_calls == []  # refused before reaching the worker
+    await engine.shutdown()
+
+
+async def test_max_seq_len_setting_overrides_the_checkpoint(
+    fake: ModuleType, model_dir: Path, tmp_path: Path
+) -> None:
+    engine = engine_for(model_with_window(model_dir, tmp_path, 4096), max_seq_len=16)
+    info = await engine.load()
+    assert engine._llm.init_kwargs["max_seq_len"] == 16
+    assert info.max_context_tokens == 16
+    await engine.shutdown()
+
+
+async def test_worker_refusing_a_prompt_for_its_window_is_prompt_too_long(
     fake: ModuleType, model_dir: Path
 ) -> None:
-    fake.llmapi.BEHAVIOUR.max_seq_len = 2048
-    engine = engine_for(model_dir, max_num_tokens=512)
+    # No config.json, so the window is unknown here; only the worker knows it.
+    fake.llmapi.BEHAVIOUR.max_seq_len = 16
+    engine = engine_for(model_dir)
     info = await engine.load()
-    assert info.max_context_tokens == 2048  # what max_tokens is checked against
+    assert info.max_context_tokens == 8192  # max_num_tokens: all the server knows
     with pytest.raises(PromptTooLongError) as caught:
-        await collect(engine, request(prompt=" ".join(["hi"] * 600)))
-    assert caught.value.limit == 512  # prompts are held to max_num_tokens
+        await collect(engine, request(prompt=" ".join(["hi"] * 20)))
+    assert caught.value.prompt_tokens == 21
+    assert len(engine._llm.generate_calls) == 1  # the worker, not us, refused it
     await engine.shutdown()
+
+
+def test_prompt_longer_than_the_window_is_a_400_context_length_exceeded(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.service.servers import fast_settings, wait_until
+
+    fake.llmapi.BEHAVIOUR.max_seq_len = 16
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        prompt = " ".join(["hi"] * 20)
+        response = client.post("/v1/completions", json={"prompt": prompt, "max_tokens": 2})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "context_length_exceeded"
+        assert app.state.runtime.phase == "ready"
 
 
 async def test_load_without_the_package_says_which_image(
@@ -476,6 +536,28 @@ async def test_load_without_the_package_says_which_image(
     monkeypatch.setitem(sys.modules, "tensorrt_llm", None)  # import now raises ImportError
     with pytest.raises(EngineError, match="TensorRT-LLM image"):
         await engine_for(model_dir).load()
+
+
+async def test_native_library_missing_at_import_is_a_clear_engine_error(
+    monkeypatch: pytest.MonkeyPatch, model_dir: Path, tmp_path: Path
+) -> None:
+    from tests.service.fake_tensorrt_llm._native import (
+        MISSING_LIBRARIES_ENV,
+        python_library_names,
+    )
+
+    # The adapter's own `import tensorrt_llm` runs the package's __init__, which
+    # dlopens libpython by soname; this image lacks the unversioned name.
+    drop_tensorrt_llm_modules()
+    (tmp_path / "tensorrt_llm").symlink_to(FAKE_DIR, target_is_directory=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    missing = python_library_names()[1]
+    monkeypatch.setenv(MISSING_LIBRARIES_ENV, missing)
+    try:
+        with pytest.raises(EngineError, match=f"native library the image lacks: {missing}"):
+            await engine_for(model_dir).load()
+    finally:
+        drop_tensorrt_llm_modules()
 
 
 async def test_load_with_too_many_gpus_is_a_clear_error(fake: ModuleType, model_dir: Path) -> None:
@@ -522,9 +604,9 @@ async def test_max_tokens_is_always_passed(fake: ModuleType, model_dir: Path) ->
 async def test_sampling_fields_use_upstream_names(fake: ModuleType, model_dir: Path) -> None:
     engine = engine_for(model_dir)
     await engine.load()
-    params = engine.sampling_params(request(temperature=0.5, top_p=0.8, stop=("dog",), seed=7))
+    params = engine.sampling_params(request(temperature=0.5, top_p=0.8, stop=("dog",)))
     assert isinstance(params, fake.SamplingParams)
-    assert (params.temperature, params.top_p, params.stop, params.seed) == (0.5, 0.8, ["dog"], 7)
+    assert (params.temperature, params.top_p, params.stop) == (0.5, 0.8, ["dog"])
     greedy = engine.sampling_params(request(temperature=0.0, top_p=0.9))
     assert (greedy.temperature, greedy.top_p) == (0.0, None)
     # top_p=0 means greedy, which the runtime refuses to take as top_p=0.
@@ -534,13 +616,32 @@ async def test_sampling_fields_use_upstream_names(fake: ModuleType, model_dir: P
     await engine.shutdown()
 
 
-async def test_unseeded_requests_get_distinct_seeds(fake: ModuleType, model_dir: Path) -> None:
+async def test_seed_is_refused_because_the_pytorch_sampler_ignores_it(
+    fake: ModuleType, model_dir: Path
+) -> None:
     engine = engine_for(model_dir)
-    await engine.load()
-    seeds = {engine.sampling_params(request(seed=None)).seed for _ in range(5)}
-    assert None not in seeds
-    assert len(seeds) == 5
+    info = await engine.load()
+    assert info.supports_seed is False
+    with pytest.raises(InvalidRequestError, match=r"^seed: .*per-request seeds"):
+        engine.sampling_params(request(seed=7))
+    assert engine.sampling_params(request()).seed is None
     await engine.shutdown()
+
+
+def test_a_seeded_request_is_a_400_naming_seed(fake: ModuleType, model_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.service.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = {"prompt": "hi", "max_tokens": 2, "seed": 1}
+        response = client.post("/v1/completions", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "seed"
+        assert app.state.runtime.engine._llm.generate_calls == []
 
 
 async def test_bad_max_tokens_is_refused(fake: ModuleType, model_dir: Path) -> None:
@@ -558,6 +659,39 @@ async def test_stop_string_is_never_partly_streamed(fake: ModuleType, model_dir:
     assert "".join(c.text for c in chunks) == "the quick "
     assert not any("brown" in c.text for c in chunks)
     assert chunks[-1].finish_reason == "stop"
+    await engine.shutdown()
+
+
+async def test_fake_trims_token_level_stop_words_like_upstream(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    # The runtime matches "brown fox" on token ids and trims them; the incremental
+    # detokenizer then sees no new ids, so the text keeps the first half of the stop.
+    llm = fake.LLM(str(model_dir))
+    params = fake.SamplingParams(max_tokens=20, stop=["brown fox"])
+    output = llm.generate_async(
+        llm.tokenizer.encode("hi", add_special_tokens=False), params, streaming=True
+    )
+    async for _ in output:
+        pass
+    completion = output.outputs[0]
+    assert (completion.finish_reason, completion.stop_reason) == ("stop", "brown fox")
+    assert completion.text == "the quick brown"
+    assert llm.tokenizer.decode(completion.token_ids) == "the quick"
+    llm.shutdown()
+
+
+async def test_stop_strings_end_streams_without_their_first_part(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    for stop in ("fox jumps over", "quick", "dog"):
+        chunks = await collect(engine, request(stop=(stop,)))
+        text = "".join(c.text for c in chunks)
+        # Word-level decoding drops the space before a stop that starts on a token.
+        assert text.rstrip() == REPLY[: REPLY.index(stop)].rstrip(), stop
+        assert chunks[-1].finish_reason == "stop"
     await engine.shutdown()
 
 
@@ -676,12 +810,38 @@ async def test_chat_prompt_keeps_a_single_bos(fake: ModuleType, model_dir: Path)
     prompt = engine.apply_chat_template([ChatMessage("user", "hi there")])
     assert prompt == "<s> user : hi there assistant :"
     bos = engine._llm.tokenizer.tokenizer.bos_token_id
-    chat_ids = engine.encode_prompt(prompt)
+    chat_ids = engine.encode_prompt(prompt, add_special_tokens=False)
     assert chat_ids[0] == bos
     assert chat_ids.count(bos) == 1
     plain_ids = engine.encode_prompt("hi there")
     assert plain_ids[0] == bos  # completion prompts get BOS from the tokenizer
     await engine.shutdown()
+
+
+def test_chat_prompts_are_tokenized_without_added_special_tokens(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    """As trtllm-serve: the template decides the special tokens, even when it writes none."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.service.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        llm = app.state.runtime.engine._llm
+        hf = llm.tokenizer.tokenizer
+        hf.chat_template = (
+            "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
+        )
+        body = {"messages": [{"role": "user", "content": "hi there"}], "max_tokens": 2}
+        assert client.post("/v1/chat/completions", json=body).status_code == 200
+        rendered = "user : hi there assistant :"
+        assert llm.generate_calls[0]["inputs"] == hf.encode(rendered, add_special_tokens=False)
+        body = {"prompt": "hi there", "max_tokens": 2}
+        assert client.post("/v1/completions", json=body).status_code == 200
+        assert llm.generate_calls[1]["inputs"][0] == hf.bos_token_id
 
 
 async def test_model_without_chat_template_is_an_engine_error(
@@ -780,6 +940,79 @@ async def test_upstream_shutdown_is_fatal(fake: ModuleType, model_dir: Path) -> 
     await engine.shutdown()
 
 
+async def test_hung_executor_is_fatal_after_the_stall_time(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.hang_after_steps = 2
+    engine = engine_for(model_dir, stall_seconds=0.2)
+    await engine.load()
+    received: list[GenerationChunk] = []
+
+    async def consume() -> None:
+        async for chunk in engine.stream(request()):
+            received.append(chunk)
+
+    task = asyncio.create_task(consume())
+    await wait_until(lambda: len(received) >= 1)
+    assert engine.fatal_error() is None  # a short pause is not a stall
+    await wait_until(lambda: engine.stalled_seconds() > 0.2)
+    reason = engine.fatal_error()
+    assert reason is not None and reason.startswith("no progress from the TensorRT-LLM executor")
+    assert "1 requests in flight" in reason
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert engine.stalled_seconds() == 0.0  # nothing in flight: nothing stalls
+    await engine.shutdown()
+
+
+async def test_an_idle_engine_never_stalls(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir, stall_seconds=0.05)
+    await engine.load()
+    await collect(engine, request())
+    await asyncio.sleep(0.1)
+    assert engine.stalled_seconds() == 0.0
+    assert engine.fatal_error() is None
+    await collect(engine, request())  # the first request after idling starts a new clock
+    assert engine.fatal_error() is None
+    await engine.shutdown()
+
+
+def test_liveness_fails_and_the_metric_shows_a_hung_executor(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    import threading as _threading
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.metric_names import ENGINE_STALL_SECONDS
+    from tests.service.servers import fast_settings, wait_until
+
+    fake.llmapi.BEHAVIOUR.hang_after_steps = 1
+    app = create_app(fast_settings(), engine_for(model_dir, stall_seconds=0.3))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        assert client.get("/health/live").status_code == 200
+        body = {"prompt": "hi", "max_tokens": 5, "stream": True}
+        hung = _threading.Thread(
+            target=lambda: client.post("/v1/completions", json=body), daemon=True
+        )
+        hung.start()
+        engine = app.state.runtime.engine
+        assert wait_until(lambda: engine.stalled_seconds() > 0.3)
+        live = client.get("/health/live")
+        assert live.status_code == 503
+        assert live.json()["reason"].startswith(
+            "engine stopped serving: no progress from the TensorRT-LLM executor"
+        )
+        metrics = client.get("/metrics").text
+        stalled = [line for line in metrics.splitlines() if line.startswith(ENGINE_STALL_SECONDS)]
+        assert stalled and float(stalled[0].split()[-1]) > 0.3
+        engine._llm._executor.shutdown()  # release the hung request
+        hung.join(timeout=10)
+
+
 def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -> None:
     from fastapi.testclient import TestClient
 
@@ -846,8 +1079,10 @@ async def test_engine_setting_builds_this_engine_with_its_settings(
         tensor_parallel_size=2,
         max_batch_size=8,
         max_num_tokens=256,
+        max_seq_len=1024,
         kv_cache_free_gpu_memory_fraction=0.5,
         trust_remote_code=True,
+        engine_stall_seconds=60,
     )
     engine = create_engine(settings)
     assert isinstance(engine, TensorRTLLMEngine)
@@ -859,7 +1094,9 @@ async def test_engine_setting_builds_this_engine_with_its_settings(
     assert init["max_num_tokens"] == 256
     assert init["kv_cache_config"].free_gpu_memory_fraction == 0.5
     assert init["trust_remote_code"] is True
-    assert info.max_context_tokens == 256
+    assert init["max_seq_len"] == 1024
+    assert engine._progress._stall_seconds == 60
+    assert info.max_context_tokens == 1024
     chunks = await collect(engine, request(max_tokens=2))
     assert "".join(c.text for c in chunks) == "the quick"
     await engine.shutdown()

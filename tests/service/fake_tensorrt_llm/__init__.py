@@ -4,13 +4,20 @@ Tests load this directory under the module name `tensorrt_llm` (see
 tests/service/test_tensorrt_llm_engine.py). It has the upstream import paths the
 adapter uses (`tensorrt_llm.LLM`, `tensorrt_llm.SamplingParams`,
 `tensorrt_llm.llmapi.KvCacheConfig`) with upstream's signatures, and imitates the
-behaviours the adapter depends on: argument validation, a RequestOutput updated in
-place while streaming, abort(), the prompt-length ValueError and shutdown().
+behaviours the adapter depends on: import-time loading of libpython, argument
+validation, a RequestOutput updated in place while streaming, abort(), the prompt-length
+ValueError, the worker's own max_seq_len, token-level stop words trimmed from the token
+ids, a hung executor, and shutdown().
 """
 
-from . import llmapi
-from .llmapi import LLM, RequestOutput
-from .sampling_params import SamplingParams
+from ._native import preload_python_lib
+
+# Upstream's first act on import (before torch): dlopen libpython by soname.
+preload_python_lib()
+
+from . import llmapi  # noqa: E402
+from .llmapi import LLM, RequestOutput  # noqa: E402
+from .sampling_params import SamplingParams  # noqa: E402
 
 # Marks the fake: the adapter reports whatever version string it finds here.
 __version__ = "1.2.1+fake"

@@ -126,12 +126,16 @@ class Behaviour:
     step_seconds: float = 0.0
     # GPUs the fake machine has; LLM refuses a larger tensor_parallel_size like upstream.
     gpu_count: int = 8
-    # The context window upstream derives from the checkpoint when max_seq_len is unset.
+    # The context window the worker derives from the checkpoint when LLM(max_seq_len=)
+    # is unset. Upstream never writes it back to llm.args in the calling process.
     max_seq_len: int | None = None
     # A per-request error after this many steps: that request fails, the executor lives.
     fail_after_steps: int | None = None
     # A background (fatal) error after this many steps: the executor shuts itself down.
     fatal_after_steps: int | None = None
+    # The executor hangs after this many steps (an NCCL hang, a GPU fault): no further
+    # response for any request, no error, no finished future.
+    hang_after_steps: int | None = None
 
 
 BEHAVIOUR = Behaviour()
@@ -191,6 +195,9 @@ class _Response:
     finish_reason: str | None = None
     # A string is a per-request error; an exception is a background (fatal) one.
     error: Exception | str | None = None
+    # The runtime ended the request on a stop word it matched at token level
+    # (tllm.FinishReason.STOP_WORDS).
+    stop_words: bool = False
 
 
 class RequestError(RuntimeError):
@@ -316,25 +323,38 @@ class RequestOutput:
         return self
 
     def _handle_response(self, response: _Response) -> None:
+        # GenerationResultBase._handle_sequence: tokens first, then the finish reason;
+        # a token-level stop word is trimmed from token_ids (unless asked to keep it).
         output = self._outputs[0]
+        params = self.sampling_params
         output._last_token_ids_len = len(output.token_ids)
         output.token_ids.extend(response.new_token_ids)
         if response.finish_reason == "cancelled":
             output.finish_reason = "cancelled"
         self._done = response.is_final
-        if self._done and response.finish_reason != "cancelled":
+        if self._done and response.stop_words:
+            output.finish_reason = "stop"
+            for stop_reason, stop_ids in params._get_stop_reasons_and_words():
+                if output.token_ids[-len(stop_ids) :] == stop_ids:
+                    output.stop_reason = stop_reason
+                    if not params.include_stop_str_in_output:
+                        output.token_ids = output.token_ids[: -len(stop_ids)]
+                    break
+        elif self._done and response.finish_reason != "cancelled":
             output.finish_reason = response.finish_reason
+        # DetokenizedGenerationResultBase: streaming decodes only token_ids_diff onto
+        # the previous text, so trimmed stop tokens never reach the text.
         output._last_text_len = len(output.text)
-        output.text = self.tokenizer.decode(
-            output.token_ids, skip_special_tokens=self.sampling_params.skip_special_tokens
-        )
-        # Upstream's stop-string handling (DetokenizedGenerationResultBase): once a stop
-        # string is complete in the text, cut it out, finish with 'stop' and abort.
+        decode_kwargs = {"skip_special_tokens": params.skip_special_tokens}
+        if not self._streaming or output.token_ids_diff:
+            output.text = self.tokenizer.decode(output.token_ids, **decode_kwargs)
+        # Then the string-level check: once a stop string is complete in the text, cut
+        # it out, finish with 'stop' and abort.
         if not self._done or output.finish_reason in ("stop", "length"):
-            for stop in self.sampling_params._stop_strings():
+            for stop in params._stop_strings():
                 if stop in output.text:
                     cut = output.text.find(stop)
-                    if self.sampling_params.include_stop_str_in_output:
+                    if params.include_stop_str_in_output:
                         cut += len(stop)
                     output.text = output.text[:cut]
                     output.finish_reason = "stop"
@@ -385,7 +405,7 @@ class LLM:
             kv_cache_config=kv_cache_config,
             max_batch_size=kwargs.get("max_batch_size") or 2048,
             max_num_tokens=kwargs.get("max_num_tokens") or 8192,
-            max_seq_len=kwargs.get("max_seq_len") or BEHAVIOUR.max_seq_len,
+            max_seq_len=kwargs.get("max_seq_len"),
             enable_chunked_prefill=kwargs.get("enable_chunked_prefill", False),
         )
         self.init_kwargs = {
@@ -405,6 +425,8 @@ class LLM:
             )
         self._executor: GenerationExecutor | None = GenerationExecutor(tensor_parallel_size)
         self._last_executor = self._executor
+        # What the worker process resolves (the checkpoint's window unless passed).
+        self._worker_max_seq_len = kwargs.get("max_seq_len") or BEHAVIOUR.max_seq_len
 
     @property
     def tokenizer(self) -> TransformersTokenizer | None:
@@ -441,6 +463,7 @@ class LLM:
             )
         if sampling_params.end_id is None:
             sampling_params.end_id = self._tokenizer.eos_token_id
+        sampling_params._setup(self._tokenizer)
         if sampling_params.n > self.args.max_batch_size:
             raise ValueError(
                 f"SamplingParams.n ({sampling_params.n}) should not exceed max_batch_size "
@@ -486,10 +509,24 @@ class LLM:
         reply = self._tokenizer.encode(BEHAVIOUR.reply, add_special_tokens=False)
         reply.append(self._tokenizer.eos_token_id)
         pending: list[int] = []
-        produced = 0
+        produced: list[int] = []
+        try:
+            max_tokens = self._deduce_max_tokens(output)
+        except ValueError as error:
+            # The worker wraps it in RequestError; the client raises it while iterating.
+            output._queue.put_nowait(_Response([], True, error=str(error)))
+            executor.running.discard(output.request_id)
+            return
+        stop_words = [ids for _, ids in params._get_stop_reasons_and_words()]
         try:
             for step, token in enumerate(reply):
                 await asyncio.sleep(BEHAVIOUR.step_seconds)
+                if BEHAVIOUR.hang_after_steps is not None and step >= BEHAVIOUR.hang_after_steps:
+                    # Hung until shut down (from any thread), so tests end cleanly.
+                    while not executor.doing_shutdown:
+                        await asyncio.sleep(0.01)
+                    output._queue.put_nowait(_Response(pending, True, "cancelled"))
+                    return
                 if BEHAVIOUR.fail_after_steps is not None and step >= BEHAVIOUR.fail_after_steps:
                     output._queue.put_nowait(
                         _Response([], True, error="Encountered an error in forward")
@@ -505,9 +542,13 @@ class LLM:
                 if token == params.end_id and not params.ignore_eos:
                     output._queue.put_nowait(_Response(pending, True, "stop"))
                     return
-                produced += 1
+                produced.append(token)
                 pending.append(token)
-                final = produced >= params.max_tokens
+                # The runtime matches stop words on token ids before anything is decoded.
+                if any(ids and produced[-len(ids) :] == ids for ids in stop_words):
+                    output._queue.put_nowait(_Response(pending, True, "stop", stop_words=True))
+                    return
+                final = len(produced) >= max_tokens
                 if output._streaming or final:
                     output._queue.put_nowait(_Response(pending, final, "length" if final else None))
                     pending = []
@@ -515,6 +556,22 @@ class LLM:
                     return
         finally:
             executor.running.discard(output.request_id)
+
+    def _deduce_max_tokens(self, output: RequestOutput) -> int:
+        """base_worker.py `_deduce_max_tokens`, with the worker's own max_seq_len."""
+        max_tokens = output.sampling_params.max_tokens
+        max_seq_len = self._worker_max_seq_len
+        if max_seq_len is None:
+            return max_tokens
+        prompt_len = len(output.prompt_token_ids)
+        default_max_tokens = max_seq_len - prompt_len
+        if default_max_tokens <= 0:
+            raise ValueError(
+                f"`default_max_tokens` ({default_max_tokens}) must be greater than 0, "
+                f"`default_max_tokens` ({default_max_tokens}) = max_seq_len ({max_seq_len})"
+                f" - `splited_prompt_len` ({prompt_len}) - `query_token_len` (0)"
+            )
+        return min(max_tokens, default_max_tokens)
 
     def shutdown(self) -> None:
         self.shutdown_calls += 1

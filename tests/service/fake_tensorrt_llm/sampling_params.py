@@ -110,3 +110,17 @@ class SamplingParams:
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    def _setup(self, tokenizer: Any) -> None:
+        """Tokenize the stop strings for the runtime's token-level matching."""
+        self._stop_word_ids = [
+            tokenizer.encode(stop, add_special_tokens=False) for stop in self._stop_strings()
+        ]
+
+    def _get_stop_reasons_and_words(self) -> list[tuple[str | int, list[int]]]:
+        """(stop string or token id, its token ids), strings first, as upstream."""
+        reasons: list[tuple[str | int, list[int]]] = []
+        if self._stop_word_ids is not None:
+            reasons += list(zip(self._stop_strings(), self._stop_word_ids, strict=True))
+        reasons += [(token, [token]) for token in self.stop_token_ids or ()]
+        return reasons
