@@ -173,8 +173,39 @@ def test_tensor_parallel_size_sets_gpu_count_and_env(rendered: dict[str, Rendere
     container = server_container(rendered["gpu-tp2"])
     assert container["resources"]["limits"][GPU] == 2
     assert env_of(container)["TENSOR_PARALLEL_SIZE"] == "2"
-    # The user's own resources survive the GPU merge.
-    assert container["resources"]["requests"] == {"cpu": "4", "memory": "32Gi"}
+    # The user's own resources survive the GPU merge; memory is sized for two ranks
+    # and the scenario's 16Gi /dev/shm.
+    assert container["resources"]["requests"] == {"cpu": "4", "memory": "64Gi"}
+
+
+@pytest.mark.parametrize(
+    ("values", "memory"),
+    [
+        ({}, "32Gi"),  # 1 x 24 + 8 (shm)
+        ({"tensorParallelSize": 4}, "104Gi"),  # 4 x 24 + 8
+        ({"tensorParallelSize": 2, "shm": {"sizeLimit": "16Gi"}}, "64Gi"),
+        ({"tensorParallelSize": 2, "memoryPerRankGi": 40, "shm": {"sizeLimit": "512Mi"}}, "81Gi"),
+    ],
+)
+def test_memory_is_sized_by_rank_count_and_shared_memory(
+    values: dict[str, Any], memory: str
+) -> None:
+    resources = server_container(render(values))["resources"]
+    assert (resources["requests"]["memory"], resources["limits"]["memory"]) == (memory, memory)
+
+
+def test_memory_set_in_resources_wins_over_the_sizing() -> None:
+    values = {
+        "tensorParallelSize": 4,
+        "resources": {"requests": {"memory": "100Gi"}, "limits": {"memory": "120Gi"}},
+    }
+    resources = server_container(render(values))["resources"]
+    assert (resources["requests"]["memory"], resources["limits"]["memory"]) == ("100Gi", "120Gi")
+
+
+def test_memory_sizing_needs_shm_in_binary_units() -> None:
+    with pytest.raises(Exception, match=r"shm\.sizeLimit: 8G must be in Gi or Mi"):
+        render({"shm": {"sizeLimit": "8G"}})
 
 
 def test_gpu_placement_and_anti_affinity_coexist(rendered: dict[str, Rendered]) -> None:
@@ -266,12 +297,17 @@ def test_empty_dir_cache_when_asked(rendered: dict[str, Rendered]) -> None:
     }
 
 
-def test_no_cache_moves_home_to_tmp(rendered: dict[str, Rendered]) -> None:
+def test_no_cache_still_gives_caches_a_writable_scratch_volume(
+    rendered: dict[str, Rendered],
+) -> None:
     result = rendered["no-cache"]
     assert "model-cache" not in volumes(result)
     assert result.of_kind("PersistentVolumeClaim") == []
+    assert volumes(result)["cache-scratch"] == {"name": "cache-scratch", "emptyDir": {}}
+    assert mounts(result)["cache-scratch"] == "/home/trtllm/.cache"
     env = env_of(server_container(result))
-    assert (env["HOME"], env["HF_HOME"]) == ("/tmp", "/tmp/huggingface")
+    assert "HOME" not in env
+    assert env["HF_HOME"] == "/home/trtllm/.cache/huggingface"
 
 
 # ---------------------------------------------------- autoscaling and PDB

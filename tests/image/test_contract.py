@@ -32,20 +32,45 @@ UID = GID = 1000
 USER_NAME = "trtllm"
 HOME = "/home/trtllm"
 
-# Variables the image sets for something other than the server's Settings. Anything
-# else in ENV must be a Settings variable, so a typo (MAX_TOKEN) cannot hide here.
-IMAGE_ONLY_ENV = frozenset(
+# Where TensorRT-LLM's dependencies write what they compile at run time (the list
+# upstream's tensorrt_llm/_bootstrap.py roots under one cache directory). Each must
+# point at a writable volume: the container's root filesystem is read-only.
+JIT_CACHE_ENV = frozenset(
     {
-        "PATH",
-        "HOME",
-        "HF_HOME",
-        "PYTHONUNBUFFERED",
-        "PYTHONDONTWRITEBYTECODE",
-        "DEBIAN_FRONTEND",
         "TRITON_CACHE_DIR",
-        "OMPI_MCA_btl_vader_single_copy_mechanism",
+        "TORCHINDUCTOR_CACHE_DIR",
+        "TORCH_EXTENSIONS_DIR",
+        "FLASHINFER_WORKSPACE_BASE",
+        "CUTE_DSL_CACHE_DIR",
+        "DG_JIT_CACHE_DIR",
+        "CUDA_CACHE_PATH",
     }
 )
+# What OpenMPI needs to spawn tensor-parallel ranks in a restricted pod: no ptrace
+# (single-copy off, Open MPI 4 and 5 names) and more ranks than CPUs (4, then PRTE/5).
+MPI_ENV = {
+    "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+    "OMPI_MCA_btl_sm_single_copy_mechanism": "none",
+    "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
+}
+# Variables the image sets for something other than the server's Settings. Anything
+# else in ENV must be a Settings variable, so a typo (MAX_TOKEN) cannot hide here.
+IMAGE_ONLY_ENV = (
+    frozenset(
+        {
+            "PATH",
+            "HOME",
+            "HF_HOME",
+            "PYTHONUNBUFFERED",
+            "PYTHONDONTWRITEBYTECODE",
+            "DEBIAN_FRONTEND",
+        }
+    )
+    | JIT_CACHE_ENV
+    | frozenset(MPI_ENV)
+)
+TRTLLM_RELEASE_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release"
 BUILD_TOOLS = re.compile(r"^(build-essential|gcc.*|g\+\+.*|clang.*|make|cmake|.*-dev|git)$")
 
 
@@ -59,12 +84,18 @@ def chart_values() -> dict[str, Any]:
     return yaml.safe_load((CHART / "values.yaml").read_text())
 
 
+def chart_pod_spec(model_cache: bool | None = None) -> dict[str, Any]:
+    """The server pod as the chart renders it (defaults, or the model cache on or off)."""
+    values = {} if model_cache is None else {"modelCache": {"enabled": model_cache}}
+    return _rendered_pod_spec(yaml.safe_dump(values))
+
+
 @cache
-def chart_pod_spec() -> dict[str, Any]:
-    """The server pod as the chart renders it with its defaults, by the real Helm engine."""
+def _rendered_pod_spec(values_yaml: str) -> dict[str, Any]:
     helm_python = pytest.importorskip("helm_python")
+    values = yaml.safe_load(values_yaml)
     with helm_python.Chart.load(str(CHART)) as chart:
-        rendered = chart.render(values={}, name="image-check", namespace="image-check")
+        rendered = chart.render(values=values, name="image-check", namespace="image-check")
     for path, text in rendered.items():
         if not path.endswith(".yaml"):
             continue
@@ -135,6 +166,48 @@ def test_env_names_are_settings_or_documented_image_variables(stage: Stage) -> N
     assert env["HOST"] == "0.0.0.0", "the image must listen on every interface"
     engines = typing.get_args(Settings.model_fields["engine"].annotation)
     assert env["ENGINE"] in engines, f"ENGINE={env['ENGINE']} is not one of {engines}"
+
+
+def test_gpu_image_is_nvidias_release_image_of_the_pinned_version() -> None:
+    """The environment upstream tests: `import tensorrt_llm` works there (libpython is
+    present), its kernels can JIT-compile (CUDA toolkit) and its mpi4py matches its
+    OpenMPI. A bare CUDA runtime base has none of the three."""
+    args = dockerfile().global_args
+    assert args["TRTLLM_IMAGE"] == TRTLLM_RELEASE_IMAGE
+    for name in ("gpu-build", "runtime"):
+        base = dockerfile().stage(name).base
+        assert base == "${TRTLLM_IMAGE}:${TRTLLM_VERSION}", f"{name} is built FROM {base}"
+
+
+def test_gpu_venv_adds_the_server_without_replacing_base_packages() -> None:
+    build = dockerfile().stage("gpu-build")
+    runs = " ".join(i.args for i in build.all("RUN"))
+    assert "-m venv --system-site-packages /opt/venv" in runs
+    assert "pip list --format=freeze >/opt/image-packages.txt" in runs
+    installs = [i.args for i in build.all("RUN") if "pip install" in i.args]
+    assert installs and all("--constraint /opt/image-packages.txt" in i for i in installs)
+    # Nothing the base image owns is named: mpi4py stays the one built for its OpenMPI.
+    for package in ("mpi4py", "tensorrt-llm==", "torch=="):
+        assert package not in runs, f"gpu-build installs {package} over the base image"
+
+
+def test_mpi_can_spawn_ranks_in_a_restricted_pod() -> None:
+    env = dockerfile().stage("runtime").env
+    assert {name: env.get(name) for name in MPI_ENV} == MPI_ENV
+
+
+@pytest.mark.parametrize("model_cache", [True, False])
+def test_every_jit_cache_is_on_a_writable_volume(model_cache: bool) -> None:
+    env = dockerfile().stage("runtime").env
+    assert set(env) >= JIT_CACHE_ENV, sorted(JIT_CACHE_ENV - set(env))
+    container = chart_pod_spec(model_cache)["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+    for name in sorted(JIT_CACHE_ENV):
+        assert any(env[name].startswith(path + "/") for path in writable), (
+            f"{name}={env[name]} is on the read-only root filesystem "
+            f"(modelCache.enabled={model_cache}; writable mounts {writable})"
+        )
 
 
 def test_gpu_set_is_never_baked_in() -> None:

@@ -522,8 +522,9 @@ class LLM:
             for step, token in enumerate(reply):
                 await asyncio.sleep(BEHAVIOUR.step_seconds)
                 if BEHAVIOUR.hang_after_steps is not None and step >= BEHAVIOUR.hang_after_steps:
-                    # Hung until shut down (from any thread), so tests end cleanly.
-                    while not executor.doing_shutdown:
+                    # Hung until shut down, so tests end cleanly. Shutdown may come from
+                    # another thread, where setting an asyncio.Event is not safe.
+                    while not executor.doing_shutdown:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
                     output._queue.put_nowait(_Response(pending, True, "cancelled"))
                     return

@@ -97,13 +97,9 @@ Always
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.modelCache.dir: the writable cache directory (the cache mount, else /tmp under the read-only root). */}}
+{{/* tensorrt-llm.modelCache.dir: the writable cache directory: the model cache, or per-pod scratch space when that is off (the image keeps every cache under it). */}}
 {{- define "tensorrt-llm.modelCache.dir" -}}
-{{- if .Values.modelCache.enabled -}}
 {{- .Values.modelCache.mountPath -}}
-{{- else -}}
-/tmp
-{{- end -}}
 {{- end -}}
 
 {{/* tensorrt-llm.security.pod: restricted pod securityContext; uid/gid 1000 is the image's trtllm user. */}}
@@ -179,9 +175,31 @@ seccompProfile:
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.server.resources: container resources from values with exactly tensorParallelSize GPUs added when gpu.enabled. */}}
+{{/* tensorrt-llm.server.memory: tensorParallelSize x memoryPerRankGi + shm.sizeLimit (memory-backed, so it counts against the limit). */}}
+{{- define "tensorrt-llm.server.memory" -}}
+{{- $shm := toString .Values.shm.sizeLimit -}}
+{{- $shmGi := 0 -}}
+{{- if hasSuffix "Gi" $shm -}}
+{{- $shmGi = trimSuffix "Gi" $shm | int -}}
+{{- else if hasSuffix "Mi" $shm -}}
+{{- $shmGi = div (add (trimSuffix "Mi" $shm | int) 1023) 1024 -}}
+{{- else -}}
+{{- fail (printf "shm.sizeLimit: %s must be in Gi or Mi when resources leave memory to the chart" $shm) -}}
+{{- end -}}
+{{- printf "%dGi" (add (mul (int .Values.tensorParallelSize) (int .Values.memoryPerRankGi)) $shmGi) -}}
+{{- end -}}
+
+{{/* tensorrt-llm.server.resources: container resources from values, memory sized by tensorParallelSize where unset, and exactly tensorParallelSize GPUs when gpu.enabled. */}}
 {{- define "tensorrt-llm.server.resources" -}}
 {{- $resources := deepCopy .Values.resources -}}
+{{- $memory := include "tensorrt-llm.server.memory" . -}}
+{{- range $kind := list "requests" "limits" -}}
+{{- $list := default (dict) (get $resources $kind) -}}
+{{- if not (get $list "memory") -}}
+{{- $_ := set $list "memory" $memory -}}
+{{- end -}}
+{{- $_ := set $resources $kind $list -}}
+{{- end -}}
 {{- if .Values.gpu.enabled -}}
 {{- $limits := default (dict) (get $resources "limits") -}}
 {{- $_ := set $limits .Values.gpu.resourceName (int .Values.tensorParallelSize) -}}
@@ -222,11 +240,6 @@ seccompProfile:
   "LOG_FORMAT" $v.server.logFormat
   "HF_HOME" (printf "%s/huggingface" $cache)
 -}}
-{{- /* The image keeps its caches (Hugging Face, Triton) under ~/.cache, which the cache
-volume covers; without that volume HOME moves to /tmp, the only writable place left. */ -}}
-{{- if not $v.modelCache.enabled -}}
-{{- $_ := set $strings "HOME" "/tmp" -}}
-{{- end -}}
 {{- $env := dict -}}
 {{- range $name, $value := $ints -}}
 {{- if not (kindIs "invalid" $value) -}}
