@@ -27,6 +27,7 @@ from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 PLACEHOLDER_REPOSITORY = "registry.invalid/tensorrt-llm"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+VOLUME_SNAPSHOT_API = "snapshot.storage.k8s.io/v1/VolumeSnapshot"
 
 
 def _image_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
@@ -119,15 +120,26 @@ def offline_image_ref(config: StackConfig) -> str:
     return config.image.ref or f"{repository}@{PLACEHOLDER_DIGEST}"
 
 
+def expected_cluster_apis(config: StackConfig) -> list[str]:
+    """Optional APIs (CRDs) the stack's cluster serves: a stack that asks for monitoring
+    runs where the Prometheus operator is, one that snapshots its model cache where
+    the CSI snapshot CRDs are; Helm sees those APIs there, so render as it would."""
+    apis = []
+    if config.monitoring.enabled:
+        apis.append(SERVICE_MONITOR_API)
+    snapshot = config.model_cache.snapshot
+    if snapshot is not None and snapshot.name:
+        apis.append(VOLUME_SNAPSHOT_API)
+    return apis
+
+
 def render_stack(config: StackConfig) -> dict[str, str]:
     """{template path: manifest} as Helm would install it into the stack's namespace."""
     files = render_chart(
         chart_values(config, offline_image_ref(config)),
         release=config.release_name,
         namespace=config.namespace,
-        # A stack that asks for monitoring runs where the Prometheus operator is; Helm
-        # sees its API there, so render as that cluster would.
-        api_versions=[SERVICE_MONITOR_API] if config.monitoring.enabled else (),
+        api_versions=expected_cluster_apis(config),
     )
     return {
         path: text

@@ -211,6 +211,18 @@ class PrometheusAdapterConfig(Group):
     prometheus_port: int = Field(9090, ge=1, le=65535, description="Prometheus port.")
 
 
+class ModelCacheSnapshotConfig(Group):
+    name: str | None = Field(
+        None,
+        description="Take a VolumeSnapshot of the cache PVC under this name once it is warm "
+        "(needs the CSI snapshot CRDs).",
+    )
+    class_name: str | None = Field(None, description="VolumeSnapshotClass (cluster default).")
+    restore_from: str | None = Field(
+        None, description="Create the cache PVC from this VolumeSnapshot (first install only)."
+    )
+
+
 class ModelCacheConfig(Group):
     enabled: bool | None = Field(None, description="Mount a model cache (chart default).")
     type: Literal["pvc", "emptyDir"] | None = Field(None, description="pvc or emptyDir.")
@@ -224,6 +236,7 @@ class ModelCacheConfig(Group):
         "existingClaim that holds the model.",
     )
     existing_claim: str | None = Field(None, description="Use this PVC instead of creating one.")
+    snapshot: ModelCacheSnapshotConfig | None = None
 
 
 class QuotaConfig(Group):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.values import SERVICE_MONITOR_API
+from infra.values import SERVICE_MONITOR_API, VOLUME_SNAPSHOT_API
 from tests.chart.rendering import Scenario
 
 DIGEST = "sha256:" + "ab" * 32
@@ -103,6 +103,19 @@ SCENARIOS: dict[str, Scenario] = {
             "monitoring": {"serviceMonitor": {"enabled": True}, "dashboard": {"enabled": True}}
         },
         why="ServiceMonitor asked for on a cluster without the CRD",
+    ),
+    "model-cache-snapshot": Scenario(
+        values={
+            "modelCache": {
+                "snapshot": {"name": "model-cache-v1", "className": "csi-snapclass"},
+            }
+        },
+        api_versions=(VOLUME_SNAPSHOT_API,),
+        why="a warm cache snapshotted where the CSI snapshot CRDs are installed",
+    ),
+    "model-cache-restored": Scenario(
+        values={"modelCache": {"snapshot": {"restoreFrom": "model-cache-v1"}}},
+        why="a new cluster's cache created from a snapshot",
     ),
     "existing-pvc": Scenario(
         values={"replicaCount": 3, "modelCache": {"existingClaim": "shared-models"}},

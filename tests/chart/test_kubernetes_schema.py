@@ -15,7 +15,12 @@ OLDEST = "1.29"
 NEWEST = kubernetes_validate.latest_version()
 # Custom resources have no schema in kubernetes-validate; listed by name so a new
 # kind without a schema fails loudly instead of being skipped.
-CUSTOM_RESOURCES = frozenset({("monitoring.coreos.com/v1", "ServiceMonitor")})
+CUSTOM_RESOURCES = frozenset(
+    {
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"),
+    }
+)
 
 
 @pytest.mark.parametrize("version", [OLDEST, NEWEST])

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from infra.chart import CHART_DIR
-from infra.values import SERVICE_MONITOR_API
+from infra.values import SERVICE_MONITOR_API, VOLUME_SNAPSHOT_API
 from tests.chart.rendering import Rendered, env_of, render, server_container
 from tests.chart.scenarios import DIGEST
 
@@ -376,6 +376,42 @@ def test_no_service_monitor_without_the_crd(rendered: dict[str, Rendered]) -> No
 def test_monitoring_off_renders_neither() -> None:
     result = render({}, api_versions=[SERVICE_MONITOR_API])
     assert result.of_kind("ServiceMonitor") == [] and result.of_kind("ConfigMap") == []
+
+
+# ------------------------------------------------------ model cache snapshots
+
+
+def test_a_named_snapshot_of_the_cache_claim_is_kept(rendered: dict[str, Rendered]) -> None:
+    result = rendered["model-cache-snapshot"]
+    snapshot = result.one("VolumeSnapshot")
+    claim = result.one("PersistentVolumeClaim")["metadata"]["name"]
+    assert snapshot["metadata"]["name"] == "model-cache-v1"
+    assert snapshot["spec"] == {
+        "volumeSnapshotClassName": "csi-snapclass",
+        "source": {"persistentVolumeClaimName": claim},
+    }
+    assert snapshot["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_no_snapshot_without_the_crd_and_notes_say_so() -> None:
+    result = render({"modelCache": {"snapshot": {"name": "model-cache-v1"}}})
+    assert result.of_kind("VolumeSnapshot") == []
+    assert "no\nsnapshot.storage.k8s.io/v1 VolumeSnapshot API" in result.notes
+
+
+def test_no_snapshot_unless_named(rendered: dict[str, Rendered]) -> None:
+    assert render({}, api_versions=[VOLUME_SNAPSHOT_API]).of_kind("VolumeSnapshot") == []
+    assert "VolumeSnapshot" not in rendered["defaults"].notes
+
+
+def test_a_restored_claim_is_created_from_the_snapshot(rendered: dict[str, Rendered]) -> None:
+    spec = rendered["model-cache-restored"].one("PersistentVolumeClaim")["spec"]
+    assert spec["dataSource"] == {
+        "apiGroup": "snapshot.storage.k8s.io",
+        "kind": "VolumeSnapshot",
+        "name": "model-cache-v1",
+    }
+    assert "dataSource" not in rendered["defaults"].one("PersistentVolumeClaim")["spec"]
 
 
 # --------------------------------------------------------- storage, ingress

@@ -66,3 +66,42 @@ def test_the_local_registry_the_dev_stack_uses_is_documented() -> None:
     section = README.split("### A laptop cluster with a local registry", 1)
     assert len(section) == 2, "README lost the local registry section Pulumi.dev.yaml cites"
     assert f"/etc/containerd/certs.d/{registry}" in section[1]
+
+
+def backup_section() -> str:
+    section = README.split("**Back up and recover.**", 1)
+    assert len(section) == 2, "README lost its backup and recovery section"
+    return section[1].split("**Troubleshoot.**", 1)[0]
+
+
+def test_backup_section_covers_each_place_state_lives() -> None:
+    text = backup_section()
+    for needle in [
+        "pulumi stack export --stack prod --file",
+        "pulumi stack import --stack prod --file",
+        "helm rollback",
+        "sh.helm.release.v1.",
+        "modelCache.snapshot.name",
+        "modelCache.snapshot.restoreFrom",
+        "--clear-pending-creates",
+    ]:
+        assert needle in text, needle
+
+
+def test_backup_section_keys_are_real_stack_keys() -> None:
+    table = README.split("<!-- config-reference:start -->", 1)[1]
+    for key in re.findall(r"`(modelCache\.[\w.]+)`", backup_section()):
+        assert f"| `{key}` |" in table, f"{key} is not a stack key"
+
+
+def test_the_pre_provisioned_snapshot_example_binds_both_ways() -> None:
+    block = backup_section().split("```yaml", 1)[1].split("```", 1)[0]
+    content, snapshot = yaml.safe_load_all(block)
+    ref = content["spec"]["volumeSnapshotRef"]
+    assert (ref["name"], ref["namespace"]) == (
+        snapshot["metadata"]["name"],
+        snapshot["metadata"]["namespace"],
+    )
+    assert snapshot["spec"]["source"]["volumeSnapshotContentName"] == content["metadata"]["name"]
+    prod = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert ref["namespace"] == prod["tensorrt-llm:namespace"]
