@@ -233,7 +233,7 @@ seccompProfile:
 -}}
 {{- $strings := dict
   "ENGINE" $v.engine
-  "MODEL_PATH" $v.model.path
+  "MODEL_PATH" (ternary "" $v.model.path (eq $v.engine "simulated"))
   "SERVED_MODEL_NAME" $v.model.servedModelName
   "TRUST_REMOTE_CODE" (toString $v.model.trustRemoteCode)
   "LOG_LEVEL" $v.server.logLevel
