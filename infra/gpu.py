@@ -24,23 +24,54 @@ DEVICE_PLUGIN_CHART = PinnedChart(
 )
 
 
+# Node labels that only GPU Feature Discovery sets (NVIDIA/k8s-device-plugin, GFD's
+# labelers): a GPU node carries none of them until GFD runs there. The `nvidia.com/
+# gpu.present` label is the one people set by hand (and the chart's affinity accepts).
+GFD_LABEL_PREFIXES = ("nvidia.com/gpu.", "nvidia.com/cuda.", "nvidia.com/mig")
+HAND_SET_LABELS = frozenset({"nvidia.com/gpu.present"})
+# The priority class NVIDIA's chart gives its pods. Clusters that limit it to
+# kube-system (GKE does) admit it elsewhere only in a namespace with a quota scoped to it.
+CRITICAL_PRIORITY_CLASS = "system-node-critical"
+CRITICAL_POD_QUOTA = "64"
+
+
+def gfd_labels(node_selector: dict[str, str]) -> list[str]:
+    """The selector's keys that only GPU Feature Discovery puts on nodes."""
+    return sorted(
+        key
+        for key in node_selector
+        if key.startswith(GFD_LABEL_PREFIXES) and key not in HAND_SET_LABELS
+    )
+
+
+def feature_discovery_enabled(config: StackConfig) -> bool:
+    if config.gpu.feature_discovery is not None:
+        return config.gpu.feature_discovery
+    return bool(gfd_labels(config.gpu.node_selector))
+
+
 def device_plugin_values(config: StackConfig) -> dict[str, Any]:
-    """Values for NVIDIA's chart: run on the stack's GPU nodes, tolerate their taints."""
+    """Values for NVIDIA's chart: run on every GPU node, tolerate GPU taints, and run
+    GPU Feature Discovery when the server selects nodes on labels only GFD sets.
+
+    The plugin keeps the chart's own node affinity (NFD's NVIDIA PCI label, or
+    nvidia.com/gpu.present=true set by hand) instead of the server's node selector: a
+    selector on a GFD label would keep the plugin, and GFD with it, off the very nodes
+    that would get the label, and the server would stay Pending for ever.
+    """
     gpu = config.gpu
-    values: dict[str, Any] = {
+    tolerations = [
         # Setting tolerations replaces the chart's list, so its two defaults come along.
-        "tolerations": [
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-            {"key": gpu.resource_name, "operator": "Exists", "effect": "NoSchedule"},
-            *gpu.tolerations,
-        ],
-    }
-    if gpu.node_selector:
-        values["nodeSelector"] = dict(gpu.node_selector)
-        # The chart's default affinity wants an NFD label or nvidia.com/gpu.present=true;
-        # with an explicit node selector that requirement only hides the plugin, so drop
-        # it (null removes a chart default; an empty map would be merged into it).
-        values["affinity"] = None
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        {"key": gpu.resource_name, "operator": "Exists", "effect": "NoSchedule"},
+        *gpu.tolerations,
+    ]
+    values: dict[str, Any] = {"tolerations": tolerations}
+    if feature_discovery_enabled(config):
+        # GFD publishes its labels through Node Feature Discovery, which the chart
+        # installs with it; NFD's workers must reach the same (tainted) GPU nodes.
+        values["gfd"] = {"enabled": True}
+        values["nfd"] = {"worker": {"tolerations": tolerations}}
     return values
 
 
@@ -71,14 +102,33 @@ class GpuDevicePlugin(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Lets the chart's system-node-critical pods in where the cluster confines that
+        # class to kube-system unless a namespace has a quota scoped to it (GKE).
+        critical_quota = k8s.core.v1.ResourceQuota(
+            f"{name}-critical-pods",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="critical-pods", namespace=namespace.metadata.apply(lambda m: m.name)
+            ),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={"pods": CRITICAL_POD_QUOTA},
+                scope_selector=k8s.core.v1.ScopeSelectorArgs(
+                    match_expressions=[
+                        k8s.core.v1.ScopedResourceSelectorRequirementArgs(
+                            scope_name="PriorityClass",
+                            operator="In",
+                            values=[CRITICAL_PRIORITY_CLASS],
+                        )
+                    ]
+                ),
+            ),
+            opts=child,
+        )
         release = upstream_release(
             f"{name}-release",
             DEVICE_PLUGIN_CHART,
             namespace=namespace.metadata.apply(lambda meta: meta.name),
             values=args.values,
-            # null removes a chart default (see device_plugin_values).
-            allow_null_values=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[critical_quota]),
         )
         self.release_status = release_status(release)
         self.register_outputs({"releaseStatus": self.release_status})

@@ -107,16 +107,21 @@ class GpuConfig(Group):
     gpus_per_node: int = Field(
         8, ge=1, description="GPUs on one node; tensorParallelSize must divide it."
     )
-    provisioner: Literal["device-plugin", "gpu-operator"] = Field(
+    provisioner: Literal["device-plugin", "gpu-operator", "managed"] = Field(
         "device-plugin",
-        description="Who advertises GPUs: this program installs the NVIDIA device plugin, "
-        "or the GPU Operator already does.",
+        description="Who advertises GPUs: this program installs the NVIDIA device plugin; "
+        "or the GPU Operator already does; or the managed cloud does (GKE, AKS GPU pools).",
+    )
+    feature_discovery: bool | None = Field(
+        None,
+        description="Run GPU Feature Discovery (and Node Feature Discovery) with the device "
+        "plugin; default: on when gpu.nodeSelector uses a label only GFD sets.",
     )
     device_plugin_namespace: DnsLabel = Field(
         "nvidia-device-plugin", description="Namespace of the device plugin (privileged)."
     )
     node_selector: dict[str, str] = Field(
-        default_factory=dict, description="Labels of the GPU nodes (server and device plugin)."
+        default_factory=dict, description="Labels of the GPU nodes the server runs on."
     )
     tolerations: list[dict[str, Any]] = Field(
         default_factory=list, description="Extra tolerations for GPU node taints."
