@@ -10,10 +10,41 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from types import TracebackType
+
+# Seconds a refused client should wait; short, as slots free up within a generation.
+RETRY_AFTER_SECONDS = 1
 
 
 class QueueFullError(Exception):
     """Every slot is taken and the queue is full."""
+
+
+class Slot:
+    """One request's hold on admission, as an async context manager.
+
+    `release()` may be called more than once, so a streamed response can free the
+    slot from its close callback and a `with` block around it does no harm.
+    """
+
+    __slots__ = ("_admission", "_held")
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._admission.release()
+
+    async def __aenter__(self) -> Slot:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
+    ) -> None:
+        self.release()
 
 
 class Admission:
@@ -54,6 +85,11 @@ class Admission:
                 self._waiters.remove(granted)
                 self._update_idle()
             raise
+
+    async def admit(self) -> Slot:
+        """`acquire()`, returning the slot to release: `async with await admission.admit():`."""
+        await self.acquire()
+        return Slot(self)
 
     def release(self) -> None:
         """Give the slot to the next in line (the running count stays), or free it."""

@@ -1,12 +1,14 @@
 """One error shape for every failure, OpenAI's: {"error": {"message", "type", "param", "code"}}.
 
-`APIError` is what serving code raises; the handlers below turn it, request
-validation errors and Starlette's own HTTP errors into that shape. Messages never
-carry exception text from inside the server: only what the code chose to say.
+`APIError` is what serving code raises; `to_api_error` is the one mapping from what
+else a request can raise (a full queue, an engine's refusal or failure) to status
+and code; the handlers below turn errors into that shape. Messages never carry
+exception text from inside the server: only what the code chose to say.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -16,6 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.admission import RETRY_AFTER_SECONDS, QueueFullError
+from service.engines.base import EngineError, InvalidRequestError, PromptTooLongError
+
+logger = logging.getLogger("service.errors")
 
 # Status code -> OpenAI error `type`.
 _ERROR_TYPES: dict[int, str] = {
@@ -59,6 +66,32 @@ class APIError(Exception):
         self.code = code
         self.param = param
         self.headers = dict(headers or {})
+
+
+def to_api_error(error: BaseException, *, prompt_param: str = "prompt") -> APIError:
+    """The API error for whatever a generation raised, before or after its first byte.
+
+    `prompt_param` names the field a too-long prompt came from (`messages` for chat).
+    Engine messages are safe to show by contract; anything else is logged and hidden.
+    """
+    if isinstance(error, APIError):
+        return error
+    if isinstance(error, QueueFullError):
+        return APIError(
+            429,
+            "too many requests in flight; retry later",
+            code="queue_full",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(error, PromptTooLongError):
+        return APIError(400, str(error), code="context_length_exceeded", param=prompt_param)
+    if isinstance(error, InvalidRequestError):
+        return APIError(400, str(error), code="invalid_request")
+    if isinstance(error, EngineError):
+        logger.warning("engine failed a request: %s", error)
+        return APIError(500, f"engine error: {error}", code="engine_error")
+    logger.error("generation failed", exc_info=error)
+    return APIError(500, "internal error", code="internal_error")
 
 
 def error_body(

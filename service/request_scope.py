@@ -1,5 +1,6 @@
 """Per-request plumbing shared by every API: request ids, access log, HTTP metrics,
-the last-resort error handler, and running a handler only while its client is there."""
+the last-resort error handler, and running serving only while its client is there,
+turning what it returns into the HTTP response."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ from service.errors import STATUS_CLIENT_CLOSED, APIError, error_body
 from service.json_budget import check_json_budget
 from service.logs import request_id_var
 from service.metrics import ServerMetrics
-from service.streaming import ClientDisconnected, unless_disconnected
+from service.streaming import (
+    ClientDisconnected,
+    EventStream,
+    EventStreamResponse,
+    unless_disconnected,
+)
 
 access_logger = logging.getLogger("service.access")
 logger = logging.getLogger("service.errors")
@@ -39,13 +45,23 @@ MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
 _QUIET_PREFIXES = ("/health", "/metrics")
 
 
-async def run_for_client(request: Request, work: Coroutine[Any, Any, Response]) -> Response:
-    """Run a generation handler; if the client leaves, cancel it (aborting the engine
-    request) and answer 499 to nobody, for the logs and metrics."""
+def json_response(body: BaseModel) -> Response:
+    # Serialised by pydantic-core in one call: the hot path of non-streamed requests.
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+async def respond(request: Request, work: Coroutine[Any, Any, BaseModel | EventStream]) -> Response:
+    """Run a serving call and answer what it returns: a protocol model as JSON, an
+    EventStream as server-sent events. If the client leaves first, cancel the call
+    (aborting the engine request) and answer 499 to nobody, for the logs and metrics."""
+    cut_off = request.app.state.runtime.cut_off
     try:
-        return await unless_disconnected(request.receive, work, request.app.state.runtime.cut_off)
+        result = await unless_disconnected(request.receive, work, cut_off)
     except ClientDisconnected:
         return Response(status_code=STATUS_CLIENT_CLOSED)
+    if isinstance(result, EventStream):
+        return EventStreamResponse(result, cut_off)
+    return json_response(result)
 
 
 class JsonBodyRoute(APIRoute):

@@ -18,6 +18,8 @@ from typing import Literal
 
 from service.admission import Admission
 from service.engines.base import Engine, EngineInfo
+from service.errors import APIError
+from service.metric_names import REJECT_DRAINING, REJECT_NOT_READY
 from service.metrics import ServerMetrics
 from service.settings import Settings
 
@@ -66,6 +68,22 @@ class Runtime:
                 logger.error("engine stopped serving: %s", reason)
                 self._fail(f"engine stopped serving: {reason}")
         return self._phase
+
+    def require_ready(self) -> None:
+        """Raise 503 unless the engine is loaded and the server is not draining.
+
+        Serving calls this first, once per request: before the model name or the
+        context length, which only a loaded engine knows, are checked.
+        """
+        phase = self.phase
+        if phase == "ready":
+            return
+        if phase == "draining":
+            self.metrics.rejected.labels(REJECT_DRAINING).inc()
+            raise APIError(503, "server is shutting down", code="draining")
+        self.metrics.rejected.labels(REJECT_NOT_READY).inc()
+        message = "model is loading" if phase == "loading" else "model failed to load"
+        raise APIError(503, message, code="model_not_ready", headers={"Retry-After": "5"})
 
     def _fail(self, reason: str) -> None:
         self._phase = "failed"

@@ -16,12 +16,13 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from service.errors import APIError, error_body
+from service.errors import APIError, error_body, to_api_error
 
 logger = logging.getLogger("service.streaming")
 
@@ -115,41 +116,57 @@ def sse_error(error: APIError) -> bytes:
 SSE_DONE = sse_event("[DONE]")
 
 
+@dataclass(frozen=True)
+class EventStream:
+    """What serving returns for a streamed answer: its events, each encoded by
+    `sse_event`, and how to end the work behind them (abort, free the slot)."""
+
+    events: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]]
+
+
 class EventStreamResponse(Response):
-    """Server-sent events from an async iterator of encoded events.
+    """Server-sent events from an EventStream, for every streaming route.
+
+    The stream ends the same way for every API: `data: [DONE]`, after an error
+    event if the events raised (headers are sent, so an error can only travel as an
+    event), and after the stream's close, so its slot is free and its metrics are
+    recorded by the time the client reads the end.
 
     Starlette's StreamingResponse notices a disconnect only when a write fails (ASGI
     spec 2.4), or not at all while the engine is silent; this one watches the
     receive channel for the whole stream and cancels the producer at once. The
-    iterator is always closed and `on_close` always runs, so cleanup (engine abort,
-    admission release) happens however the stream ends.
+    iterator is always closed and the stream's close always runs, so cleanup
+    happens however the stream ends.
     """
 
     media_type = "text/event-stream"
 
-    def __init__(
-        self,
-        events: AsyncIterator[bytes],
-        on_close: Callable[[], Awaitable[None]],
-        cut_off: asyncio.Future[None] | None,
-    ) -> None:
+    def __init__(self, stream: EventStream, cut_off: asyncio.Future[None] | None) -> None:
         # No Response.__init__: it would set a Content-Length for an empty body.
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        self._events = events
-        # Called even if the stream never started (client gone before the headers),
-        # when closing a not-yet-started iterator would run none of its cleanup.
-        self._on_close = on_close
+        self._stream = stream
         self._cut_off = cut_off
         self._started = False
 
     async def _produce(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         self._started = True
-        async for event in self._events:
+        next_event = self._stream.events.__anext__
+        end = SSE_DONE
+        while True:
+            try:
+                event = await next_event()
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                end = sse_error(to_api_error(error)) + SSE_DONE
+                break
             await send({"type": "http.response.body", "body": event, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._stream.close()
+        await send({"type": "http.response.body", "body": end, "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         producer = asyncio.ensure_future(self._produce(send))
@@ -161,10 +178,12 @@ class EventStreamResponse(Response):
             await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await _cancel_and_wait(producer, watcher)
-            close = getattr(self._events, "aclose", None)
+            close = getattr(self._stream.events, "aclose", None)
             if close is not None:
                 await close()
-            await self._on_close()
+            # Also when the stream never started (client gone before the headers),
+            # when closing a not-yet-started iterator runs none of its cleanup.
+            await self._stream.close()
         if producer.cancelled():
             if not watcher.cancelled():
                 return  # the client left; nobody to write to

@@ -15,7 +15,7 @@ from service.openai_api.protocol import (
     ModelList,
 )
 from service.openai_api.serving import OpenAIServing
-from service.request_scope import JsonBodyRoute, run_for_client
+from service.request_scope import JsonBodyRoute, json_response, respond
 from service.streaming import STREAM_RESPONSE
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=JsonBodyRoute)
@@ -30,7 +30,7 @@ def _serving(request: Request) -> OpenAIServing:
 
 @router.get("/models", response_model=ModelList, responses=ERROR_RESPONSES)
 async def list_models(request: Request) -> Response:
-    return _serving(request).models()
+    return json_response(_serving(request).models())
 
 
 @router.post(
@@ -39,8 +39,7 @@ async def list_models(request: Request) -> Response:
     responses={**ERROR_RESPONSES, **STREAM_RESPONSE},
 )
 async def create_completion(body: CompletionRequest, request: Request) -> Response:
-    work = _serving(request).create_completion(body, request_id_var.get())
-    return await run_for_client(request, work)
+    return await respond(request, _serving(request).create_completion(body, request_id_var.get()))
 
 
 @router.post(
@@ -50,4 +49,4 @@ async def create_completion(body: CompletionRequest, request: Request) -> Respon
 )
 async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Response:
     work = _serving(request).create_chat_completion(body, request_id_var.get())
-    return await run_for_client(request, work)
+    return await respond(request, work)

@@ -1,4 +1,5 @@
-"""OpenAI completions and chat: requests -> engine sequences -> JSON or SSE events.
+"""OpenAI completions and chat: requests -> engine sequences -> a response model, or
+an EventStream of encoded chunk events (the router turns either into HTTP).
 
 Both endpoints share everything but the shape of a choice: `_Reply` holds what every
 body and event of one response repeats (id, created, model), `_respond` streams or
@@ -16,11 +17,11 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import to_json
-from starlette.responses import Response
 
 from service.engines.base import ChatMessage, EngineError, GenerationChunk, GenerationRequest
 from service.errors import APIError
-from service.generation import Generation, SequenceState, max_tokens_for, require_ready
+from service.generation import Generation, SequenceState
+from service.generation.sampling import engine_requests
 from service.openai_api.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -38,7 +39,7 @@ from service.openai_api.protocol import (
     Usage,
 )
 from service.runtime import Runtime
-from service.streaming import SSE_DONE, EventStreamResponse, sse_error, sse_event
+from service.streaming import EventStream, sse_event
 
 OWNED_BY = "tensorrt-llm-k8s"
 
@@ -48,11 +49,6 @@ EnvelopeT = TypeVar("EnvelopeT", CompletionResponse, ChatCompletionResponse, Cha
 ChunkChoice = Callable[[int, GenerationChunk, bool], BaseModel | None]
 # (choice index, a text) -> the choice of a mid-stream chunk that carries only text.
 TextChoice = Callable[[int, str], BaseModel]
-
-
-def _json_response(body: BaseModel) -> Response:
-    # Serialised by pydantic-core in one call: the hot path of non-streamed requests.
-    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @dataclass(frozen=True)
@@ -75,12 +71,12 @@ class OpenAIServing:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    def models(self) -> Response:
-        require_ready(self._runtime)
+    def models(self) -> ModelList:
+        self._runtime.require_ready()
         card = ModelCard(
             id=self._runtime.model_name, created=self._runtime.created_at, owned_by=OWNED_BY
         )
-        return _json_response(ModelList(data=[card]))
+        return ModelList(data=[card])
 
     def _engine_requests(
         self,
@@ -91,7 +87,6 @@ class OpenAIServing:
         add_special_tokens: bool,
     ) -> list[GenerationRequest]:
         """Check what only the loaded engine knows, then fan out prompts x n."""
-        require_ready(self._runtime)
         runtime = self._runtime
         if body.model is not None and body.model != runtime.model_name:
             raise APIError(
@@ -100,29 +95,18 @@ class OpenAIServing:
                 code="model_not_found",
                 param="model",
             )
-        info = runtime.info
-        tokens = max_tokens_for(runtime, max_tokens)
-        if body.seed is not None and info is not None and not info.supports_seed:
-            raise APIError(400, "seed: not supported by this engine", param="seed")
-        temperature = (
-            body.temperature if body.temperature is not None else runtime.settings.temperature
+        return engine_requests(
+            runtime,
+            request_id,
+            prompts,
+            max_tokens=max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            n=body.n,
+            stop=body.stop_list,
+            seed=body.seed,
+            add_special_tokens=add_special_tokens,
         )
-        top_p = body.top_p if body.top_p is not None else runtime.settings.top_p
-        total = len(prompts) * body.n
-        return [
-            GenerationRequest(
-                request_id=request_id if total == 1 else f"{request_id}-{index}",
-                prompt=prompts[index // body.n],
-                max_tokens=tokens,
-                temperature=temperature,
-                top_p=top_p,
-                stop=tuple(body.stop_list),
-                # n samples of one prompt must differ even with a seed.
-                seed=None if body.seed is None else body.seed + index % body.n,
-                add_special_tokens=add_special_tokens,
-            )
-            for index in range(total)
-        ]
 
     async def _start(
         self,
@@ -137,13 +121,15 @@ class OpenAIServing:
     ) -> tuple[Generation, _Reply]:
         requests = self._engine_requests(body, prompts, request_id, max_tokens, add_special_tokens)
         generation = Generation(self._runtime, requests, prompt_param=prompt_param)
-        await generation.start()
         reply = _Reply(f"{id_prefix}-{request_id}", int(time.time()), self._runtime.model_name)
         return generation, reply
 
     # --- /v1/completions
 
-    async def create_completion(self, body: CompletionRequest, request_id: str) -> Response:
+    async def create_completion(
+        self, body: CompletionRequest, request_id: str
+    ) -> BaseModel | EventStream:
+        self._runtime.require_ready()
         prompts = body.prompts
         generation, reply = await self._start(
             body, prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
@@ -177,8 +163,8 @@ class OpenAIServing:
 
     async def create_chat_completion(
         self, body: ChatCompletionRequest, request_id: str
-    ) -> Response:
-        require_ready(self._runtime)
+    ) -> BaseModel | EventStream:
+        self._runtime.require_ready()
         messages = [ChatMessage(role=m.role, content=m.text) for m in body.messages]
         try:
             # Templates are Jinja run over the whole conversation: long chats would
@@ -231,25 +217,25 @@ async def _respond(
         type[CompletionResponse | ChatCompletionResponse],
         Callable[[int, SequenceState], BaseModel],
     ],
-) -> Response:
+) -> BaseModel | EventStream:
     """Stream the generation as events, or run it to its end and answer one body."""
     if body.stream:
         envelope, chunk_choice, text_choice = streamed
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return _event_stream(
+        await generation.start()
+        events = _events(
             generation,
             _ChunkEvents(reply, envelope, chunk_choice, text_choice),
             (lambda: _event(reply.body(envelope, [], _usage(generation, body.n))))
             if include_usage
             else None,
         )
-    try:
+        return EventStream(events, generation.close)
+    async with generation:
         await generation.collect()
-    finally:
-        await generation.close()
     final, final_choice = collected
     choices = [final_choice(index, s) for index, s in enumerate(generation.sequences)]
-    return _json_response(reply.body(final, choices, _usage(generation, body.n)))
+    return reply.body(final, choices, _usage(generation, body.n))
 
 
 def _usage(generation: Generation, n: int) -> Usage:
@@ -314,26 +300,16 @@ class _ChunkEvents:
         return self._templates[index]
 
 
-def _event_stream(
+async def _events(
     generation: Generation,
     chunk_event: Callable[[int, GenerationChunk, bool], bytes | None],
     usage_event: Callable[[], bytes] | None,
-) -> EventStreamResponse:
-    async def events() -> AsyncIterator[bytes]:
-        started: set[int] = set()
-        try:
-            async for index, chunk in generation:
-                event = chunk_event(index, chunk, index not in started)
-                started.add(index)
-                if event is not None:
-                    yield event
-            if usage_event is not None:
-                yield usage_event()
-        except APIError as error:
-            # Headers are gone: the error travels as an event, then the stream ends.
-            yield sse_error(error)
-        finally:
-            await generation.close()
-        yield SSE_DONE
-
-    return EventStreamResponse(events(), generation.close, generation.cut_off)
+) -> AsyncIterator[bytes]:
+    started: set[int] = set()
+    async for index, chunk in generation:
+        event = chunk_event(index, chunk, index not in started)
+        started.add(index)
+        if event is not None:
+            yield event
+    if usage_event is not None:
+        yield usage_event()

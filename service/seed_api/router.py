@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from service.errors import ERROR_RESPONSES
 from service.logs import request_id_var
-from service.request_scope import JsonBodyRoute, run_for_client
+from service.request_scope import JsonBodyRoute, respond
 from service.seed_api.protocol import GenerateRequest, GenerateResponse
 from service.seed_api.serving import GenerateServing
 from service.streaming import STREAM_RESPONSE
@@ -22,4 +22,4 @@ router = APIRouter(tags=["seed"], route_class=JsonBodyRoute)
 )
 async def generate(body: GenerateRequest, request: Request) -> Response:
     serving: GenerateServing = request.app.state.generate_serving
-    return await run_for_client(request, serving.generate(body, request_id_var.get()))
+    return await respond(request, serving.generate(body, request_id_var.get()))

@@ -1,0 +1,69 @@
+"""A request's sampling fields, with the server's defaults, as engine requests.
+
+The one place where a field a client left out takes its value from the settings
+(MAX_TOKENS, TEMPERATURE, TOP_P), for every API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from service.engines.base import GenerationRequest
+from service.errors import APIError
+from service.runtime import Runtime
+
+
+def max_tokens_for(runtime: Runtime, requested: int | None) -> int:
+    """The request's max_tokens (MAX_TOKENS if unset); 400 if it cannot fit the context."""
+    tokens = requested or runtime.settings.max_tokens
+    limit = runtime.info.max_context_tokens if runtime.info else None
+    if limit is not None and tokens > limit:
+        raise APIError(
+            400,
+            f"max_tokens: {tokens} is more than this model's context ({limit} tokens)",
+            code="invalid_value",
+            param="max_tokens",
+        )
+    return tokens
+
+
+def engine_requests(
+    runtime: Runtime,
+    request_id: str,
+    prompts: Sequence[str],
+    *,
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    n: int = 1,
+    stop: Sequence[str] = (),
+    seed: int | None = None,
+    add_special_tokens: bool = True,
+) -> list[GenerationRequest]:
+    """One engine request per prompt and sample (prompts x n), defaults filled in.
+
+    Sequence ids are the request id, suffixed with the sequence's index when there
+    are several, so engine logs tie back to the request.
+    """
+    settings = runtime.settings
+    tokens = max_tokens_for(runtime, max_tokens)
+    info = runtime.info
+    if seed is not None and info is not None and not info.supports_seed:
+        raise APIError(400, "seed: not supported by this engine", param="seed")
+    temperature = temperature if temperature is not None else settings.temperature
+    top_p = top_p if top_p is not None else settings.top_p
+    total = len(prompts) * n
+    return [
+        GenerationRequest(
+            request_id=request_id if total == 1 else f"{request_id}-{index}",
+            prompt=prompts[index // n],
+            max_tokens=tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=tuple(stop),
+            # n samples of one prompt must differ even with a seed.
+            seed=None if seed is None else seed + index % n,
+            add_special_tokens=add_special_tokens,
+        )
+        for index in range(total)
+    ]
