@@ -7,14 +7,13 @@ stack has no GPUs or the GPU Operator already runs a device plugin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import StackConfig
-from infra.helm import PinnedChart, release_status, upstream_release
+from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
 from infra.namespace import pod_security_labels
 
 DEVICE_PLUGIN_CHART = PinnedChart(
@@ -75,40 +74,35 @@ def device_plugin_values(config: StackConfig) -> dict[str, Any]:
     return values
 
 
-@dataclass(frozen=True)
-class GpuDevicePluginArgs:
-    namespace: str
-    values: dict[str, Any]
-
+class GpuDevicePluginArgs(UpstreamChartArgs):
     @classmethod
     def for_stack(cls, config: StackConfig) -> GpuDevicePluginArgs:
         return cls(config.gpu.device_plugin_namespace, device_plugin_values(config))
 
 
-class GpuDevicePlugin(pulumi.ComponentResource):
+class GpuDevicePlugin(UpstreamChart):
     """NVIDIA device plugin DaemonSet (pinned chart) in its own privileged namespace."""
-
-    release_status: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: GpuDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tensorrt-llm:index:GpuDevicePlugin", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace, labels=pod_security_labels("privileged", "latest")
-            ),
-            opts=child,
+        super().__init__(
+            "tensorrt-llm:index:GpuDevicePlugin",
+            name,
+            DEVICE_PLUGIN_CHART,
+            args,
+            opts,
+            namespace_labels=pod_security_labels("privileged", "latest"),
         )
+
+    def namespace_objects(
+        self, name: str, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
         # Lets the chart's system-node-critical pods in where the cluster confines that
         # class to kube-system unless a namespace has a quota scoped to it (GKE).
         critical_quota = k8s.core.v1.ResourceQuota(
             f"{name}-critical-pods",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="critical-pods", namespace=namespace.metadata.apply(lambda m: m.name)
-            ),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="critical-pods", namespace=namespace),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(
                 hard={"pods": CRITICAL_POD_QUOTA},
                 scope_selector=k8s.core.v1.ScopeSelectorArgs(
@@ -121,14 +115,6 @@ class GpuDevicePlugin(pulumi.ComponentResource):
                     ]
                 ),
             ),
-            opts=child,
+            opts=opts,
         )
-        release = upstream_release(
-            f"{name}-release",
-            DEVICE_PLUGIN_CHART,
-            namespace=namespace.metadata.apply(lambda meta: meta.name),
-            values=args.values,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[critical_quota]),
-        )
-        self.release_status = release_status(release)
-        self.register_outputs({"releaseStatus": self.release_status})
+        return [critical_quota]

@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra.config import ConfigError, StackConfig, StackFileError, project_name
+from infra.config import ConfigError, StackConfig, StackFileError
 from infra.image import build_args
-from infra.render import USAGE_ERROR
-from infra.stack import load_stack
+from infra.stack import USAGE_ERROR, load_stack, stack_error_line
 
 HEREDOC_DELIMITER = "EOF_BUILD_ARGS"
 
@@ -57,12 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_stack(args.stack)
-    except StackFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    except ConfigError as error:
-        problems = "; ".join(issue.line(project_name()) for issue in error.issues)
-        print(f"error: invalid Pulumi.{args.stack}.yaml: {problems}", file=sys.stderr)
+    except (StackFileError, ConfigError) as error:
+        print(stack_error_line(args.stack, error), file=sys.stderr)
         return USAGE_ERROR
     sys.stdout.write(github_output(plan(config)))
     return 0

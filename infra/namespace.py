@@ -67,95 +67,67 @@ def _namespaces_selector(names: list[str]) -> k8s.meta.v1.LabelSelectorArgs:
     )
 
 
-def network_policy_specs(config: StackConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+net = k8s.networking.v1
+Pods = k8s.meta.v1.LabelSelectorArgs
+Spec = net.NetworkPolicySpecArgs
+Peer = net.NetworkPolicyPeerArgs
+Port = net.NetworkPolicyPortArgs
+
+
+def _allow_ingress(
+    pods: k8s.meta.v1.LabelSelectorArgs, peers: list[Peer], ports: list[Port]
+) -> Spec:
+    """Let `peers` reach `pods` on `ports`."""
+    rule = net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
+    return Spec(pod_selector=pods, policy_types=["Ingress"], ingress=[rule])
+
+
+def _allow_egress(
+    pods: k8s.meta.v1.LabelSelectorArgs, peers: list[Peer], ports: list[Port]
+) -> Spec:
+    """Let `pods` reach `peers` on `ports`."""
+    rule = net.NetworkPolicyEgressRuleArgs(to=peers, ports=ports)
+    return Spec(pod_selector=pods, policy_types=["Egress"], egress=[rule])
+
+
+def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
     """The namespace's NetworkPolicies by name; pods match the chart's selector labels."""
     policy = config.network_policy
     server_pods = k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(config.release_name))
     all_pods = k8s.meta.v1.LabelSelectorArgs()
-    server_port = [k8s.networking.v1.NetworkPolicyPortArgs(port=SERVER_PORT_NAME, protocol="TCP")]
-    specs = {
-        "default-deny": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=all_pods, policy_types=["Ingress", "Egress"]
-        ),
-        "allow-dns-egress": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=all_pods,
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=_namespaces_selector([policy.dns_namespace])
-                        )
-                    ],
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                    ],
-                )
-            ],
-        ),
-        "allow-model-hub-egress": k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=server_pods,
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
-                        )
-                        for cidr in policy.model_hub_cidrs
-                    ],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                )
-            ],
-        ),
-    }
     # `helm test` calls the server from a pod in the same namespace: both directions
     # need a rule under default-deny, each selecting only the other side's labels.
     test_pods = k8s.meta.v1.LabelSelectorArgs(
         match_labels=helm_test_pod_labels(config.release_name)
     )
-    specs["allow-helm-test-ingress"] = k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=server_pods,
-        policy_types=["Ingress"],
-        ingress=[
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=test_pods)],
-                ports=server_port,
-            )
-        ],
-    )
-    specs["allow-helm-test-egress"] = k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=test_pods,
-        policy_types=["Egress"],
-        egress=[
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=server_pods)],
-                ports=server_port,
-            )
-        ],
-    )
+    server_port = [Port(port=SERVER_PORT_NAME, protocol="TCP")]
+    specs = {
+        "default-deny": Spec(pod_selector=all_pods, policy_types=["Ingress", "Egress"]),
+        "allow-dns-egress": _allow_egress(
+            all_pods,
+            [Peer(namespace_selector=_namespaces_selector([policy.dns_namespace]))],
+            [Port(port=53, protocol="UDP"), Port(port=53, protocol="TCP")],
+        ),
+        "allow-model-hub-egress": _allow_egress(
+            server_pods,
+            [Peer(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in policy.model_hub_cidrs],
+            [Port(port=443, protocol="TCP")],
+        ),
+        "allow-helm-test-ingress": _allow_ingress(
+            server_pods, [Peer(pod_selector=test_pods)], server_port
+        ),
+        "allow-helm-test-egress": _allow_egress(
+            test_pods, [Peer(pod_selector=server_pods)], server_port
+        ),
+    }
     sources = {
         "allow-ingress-controllers": policy.ingress_namespaces,
         "allow-monitoring": policy.monitoring_namespaces if config.monitoring.enabled else [],
     }
     for policy_name, namespaces in sources.items():
-        if not namespaces:
-            continue
-        specs[policy_name] = k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=server_pods,
-            policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=_namespaces_selector(namespaces)
-                        )
-                    ],
-                    ports=server_port,
-                )
-            ],
-        )
+        if namespaces:
+            peers = [Peer(namespace_selector=_namespaces_selector(namespaces))]
+            specs[policy_name] = _allow_ingress(server_pods, peers, server_port)
     return specs
 
 
@@ -164,7 +136,7 @@ class ServerNamespaceArgs:
     name: str
     quota_hard: dict[str, str] | None  # None: no ResourceQuota
     container_defaults: LimitRangeConfig
-    network_policies: dict[str, k8s.networking.v1.NetworkPolicySpecArgs]  # by object name
+    network_policies: dict[str, Spec]  # by object name
 
     @classmethod
     def for_stack(cls, config: StackConfig) -> ServerNamespaceArgs:

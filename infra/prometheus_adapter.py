@@ -8,13 +8,12 @@ namespace, next to the Prometheus it queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from infra.config import StackConfig
-from infra.helm import PinnedChart, release_status, upstream_release
+from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
 from service.metric_names import REQUESTS_WAITING
 
 PROMETHEUS_ADAPTER_CHART = PinnedChart(
@@ -49,35 +48,23 @@ def prometheus_adapter_values(config: StackConfig) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class PrometheusAdapterArgs:
-    namespace: str
-    values: dict[str, Any]
-
+class PrometheusAdapterArgs(UpstreamChartArgs):
     @classmethod
     def for_stack(cls, config: StackConfig) -> PrometheusAdapterArgs:
         return cls(config.prometheus_adapter.namespace, prometheus_adapter_values(config))
 
 
-class PrometheusAdapter(pulumi.ComponentResource):
+class PrometheusAdapter(UpstreamChart):
     """prometheus-adapter (pinned chart) serving the HPA's custom metric."""
-
-    release_status: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: PrometheusAdapterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tensorrt-llm:index:PrometheusAdapter", name, None, opts)
-        former_parent = pulumi.create_urn(*_FORMER_PARENT)
-        release = upstream_release(
-            f"{name}-release",
+        super().__init__(
+            "tensorrt-llm:index:PrometheusAdapter",
+            name,
             PROMETHEUS_ADAPTER_CHART,
-            namespace=args.namespace,
-            values=args.values,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                aliases=[pulumi.Alias(name=_FORMER_NAME, parent=former_parent)],
-            ),
+            args,
+            opts,
+            aliases=[pulumi.Alias(name=_FORMER_NAME, parent=pulumi.create_urn(*_FORMER_PARENT))],
         )
-        self.release_status = release_status(release)
-        self.register_outputs({"releaseStatus": self.release_status})

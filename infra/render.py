@@ -18,11 +18,10 @@ from pathlib import Path
 
 import helm_python
 
-from infra.config import ConfigError, StackFileError, project_name
-from infra.stack import load_stack
+from infra.config import ConfigError, StackFileError
+from infra.stack import USAGE_ERROR, load_stack, stack_error_line
 from infra.values import render_stack
 
-USAGE_ERROR = 2
 RENDER_ERROR = 1
 
 
@@ -46,13 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifests = render_stack(load_stack(args.stack))
-    except StackFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    except ConfigError as error:
-        # One line for scripts and CI logs; `pulumi up` shows the same issues one per line.
-        problems = "; ".join(issue.line(project_name()) for issue in error.issues)
-        print(f"error: invalid Pulumi.{args.stack}.yaml: {problems}", file=sys.stderr)
+    except (StackFileError, ConfigError) as error:
+        print(stack_error_line(args.stack, error), file=sys.stderr)
         return USAGE_ERROR
     except helm_python.HelmError as error:
         reason = " ".join(str(error).split())

@@ -15,8 +15,10 @@ from typing import Any
 import pulumi
 
 from infra.config import (
+    ConfigError,
     ConfigIssue,
     StackConfig,
+    StackFileError,
     parse,
     project_name,
     raw_from_pulumi,
@@ -46,3 +48,17 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackConfig:
     project = project_name(root)
     raw, issues = raw_from_stack_file(stack_file_section(stack, root), project)
     return validate(raw, project, issues)
+
+
+# Exit status of the offline tools (infra.render, infra.image_plan) for a stack file
+# that is missing, unreadable or invalid.
+USAGE_ERROR = 2
+
+
+def stack_error_line(stack: str, error: StackFileError | ConfigError) -> str:
+    """The one line those tools print for such a stack (scripts and CI logs read it)."""
+    if isinstance(error, ConfigError):
+        # `pulumi up` shows the same issues one per line.
+        problems = "; ".join(issue.line(project_name()) for issue in error.issues)
+        return f"error: invalid Pulumi.{stack}.yaml: {problems}"
+    return f"error: {error}"

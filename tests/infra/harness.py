@@ -26,7 +26,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.config import SecretValue, raw_from_stack_file
+from infra.config import ConfigError, SecretValue, raw_from_stack_file
 from tests.tools import REPO_ROOT
 
 INFRA_DIR = REPO_ROOT / "infra"
@@ -205,6 +205,36 @@ def run_program(
     program()
     run.registrations = monitor.registrations
     return run
+
+
+def dev_with(
+    changes: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    plain: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The dev stack's engine config with top-level keys replaced (None removes)."""
+    config, secret_keys = stack_config("dev")
+    for key, value in changes.items():
+        full_key = f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full_key, None)
+        else:
+            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in (secrets or {}).items():
+        config[f"{PROJECT}:{key}"] = value
+        secret_keys.append(f"{PROJECT}:{key}")
+    for key, value in (plain or {}).items():
+        config[f"{PROJECT}:{key}"] = value
+    return config, secret_keys
+
+
+def assert_refused(config: tuple[dict[str, str], list[str]], line: str) -> ConfigError:
+    """The program stops on this config with `line` in its error, having registered nothing."""
+    run = run_program(*config)
+    assert isinstance(run.error, ConfigError), f"program ran ({run.names()})"
+    assert f"{PROJECT}:{line}" in str(run.error), str(run.error)
+    assert run.registrations == [], f"registered {run.names()} before failing"
+    return run.error
 
 
 def child_names(run: ProgramRun, component: Registration) -> list[str]:

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from infra.config import ConfigError, parse
-from tests.infra.harness import PROJECT, run_program, stack_config
-
-
-def dev_with(
-    changes: dict[str, Any],
-    secrets: dict[str, str] | None = None,
-    plain: dict[str, str] | None = None,
-) -> tuple[dict[str, str], list[str]]:
-    """The dev stack's engine config with top-level keys replaced (None removes)."""
-    config, secret_keys = stack_config("dev")
-    for key, value in changes.items():
-        full_key = f"{PROJECT}:{key}"
-        if value is None:
-            config.pop(full_key, None)
-        else:
-            config[full_key] = value if isinstance(value, str) else json.dumps(value)
-    for key, value in (secrets or {}).items():
-        config[f"{PROJECT}:{key}"] = value
-        secret_keys.append(f"{PROJECT}:{key}")
-    for key, value in (plain or {}).items():
-        config[f"{PROJECT}:{key}"] = value
-    return config, secret_keys
-
+from tests.infra.harness import PROJECT, assert_refused, dev_with, run_program
 
 GPU = {"enabled": True, "gpusPerNode": 8}
 BIG_QUOTA = {"gpus": 64, "cpu": "512", "memory": "4Ti", "pods": 50, "storage": "10Ti"}
@@ -127,10 +104,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_bad_config_is_a_run_error_naming_the_key(case: str) -> None:
     changes, message = CASES[case]
-    run = run_program(*dev_with(changes))
-    assert isinstance(run.error, ConfigError), f"{case}: program ran ({run.names()})"
-    assert f"{PROJECT}:{message}" in str(run.error), str(run.error)
-    assert run.registrations == [], f"{case}: registered {run.names()} before failing"
+    assert_refused(dev_with(changes), message)
 
 
 def test_plain_secret_is_refused_without_showing_it() -> None:
