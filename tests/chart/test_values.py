@@ -187,7 +187,7 @@ def test_render_applies_the_schema_too() -> None:
 
 
 # Rules across several values, which the schema cannot express: `fail`ed by
-# templates/_helpers.tpl (tensorrt-llm.validate), all at once.
+# templates/_validations.tpl (tensorrt-llm.validate), all at once.
 CROSS_VALUE: list[tuple[str, dict[str, Any], str]] = [
     ("tensorrt-llm without GPUs", {"gpu": {"enabled": False}}, "engine: tensorrt-llm needs GPUs"),
     (

@@ -1,0 +1,49 @@
+{{/*
+Where server pods may run: tolerations, affinity and topology spread.
+*/}}
+
+{{/* tensorrt-llm.placement.tolerations: user tolerations plus the GPU taint toleration when GPUs are requested. */}}
+{{- define "tensorrt-llm.placement.tolerations" -}}
+{{- $tolerations := .Values.tolerations -}}
+{{- if .Values.gpu.enabled -}}
+{{- $tolerations = append $tolerations (dict "key" .Values.gpu.resourceName "operator" "Exists" "effect" "NoSchedule") -}}
+{{- end -}}
+{{- if $tolerations -}}
+{{- toYaml $tolerations -}}
+{{- end -}}
+{{- end -}}
+
+{{/* tensorrt-llm.placement.affinity: GPU placement affinity from values with the pod anti-affinity term merged in, never replacing it. */}}
+{{- define "tensorrt-llm.placement.affinity" -}}
+{{- $affinity := deepCopy .Values.affinity -}}
+{{- if .Values.podAntiAffinity.enabled -}}
+{{- $term := dict "topologyKey" .Values.podAntiAffinity.topologyKey "labelSelector" (dict "matchLabels" (include "tensorrt-llm.labels.selector" . | fromYaml)) -}}
+{{- $anti := default (dict) (get $affinity "podAntiAffinity") -}}
+{{- if eq .Values.podAntiAffinity.type "hard" -}}
+{{- $terms := default (list) (get $anti "requiredDuringSchedulingIgnoredDuringExecution") -}}
+{{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) -}}
+{{- else -}}
+{{- $terms := default (list) (get $anti "preferredDuringSchedulingIgnoredDuringExecution") -}}
+{{- $_ := set $anti "preferredDuringSchedulingIgnoredDuringExecution" (append $terms (dict "weight" 100 "podAffinityTerm" $term)) -}}
+{{- end -}}
+{{- $_ := set $affinity "podAntiAffinity" $anti -}}
+{{- end -}}
+{{- if $affinity -}}
+{{- toYaml $affinity -}}
+{{- end -}}
+{{- end -}}
+
+{{/* tensorrt-llm.placement.topologySpread: spread constraints, each given the pod's selector labels unless it names its own. */}}
+{{- define "tensorrt-llm.placement.topologySpread" -}}
+{{- $constraints := list -}}
+{{- range .Values.topologySpreadConstraints -}}
+{{- $c := deepCopy . -}}
+{{- if not (hasKey $c "labelSelector") -}}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" (include "tensorrt-llm.labels.selector" $ | fromYaml)) -}}
+{{- end -}}
+{{- $constraints = append $constraints $c -}}
+{{- end -}}
+{{- if $constraints -}}
+{{- toYaml $constraints -}}
+{{- end -}}
+{{- end -}}

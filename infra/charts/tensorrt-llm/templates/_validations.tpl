@@ -1,0 +1,61 @@
+{{/*
+Rules across several values, which values.schema.json cannot express: collected and
+`fail`ed once, so one render shows every broken rule.
+*/}}
+
+{{/* tensorrt-llm.validate.errors: every cross-value rule the schema cannot express, one message per broken rule. */}}
+{{- define "tensorrt-llm.validate.errors" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+{{- if and (eq $v.engine "tensorrt-llm") (not $v.gpu.enabled) -}}
+{{- $errors = append $errors "engine: tensorrt-llm needs GPUs; set gpu.enabled=true or engine to transformers/simulated" -}}
+{{- end -}}
+{{- if and (gt (int $v.tensorParallelSize) 1) (ne $v.engine "tensorrt-llm") -}}
+{{- $errors = append $errors (printf "tensorParallelSize: %d needs engine tensorrt-llm (engine is %s)" (int $v.tensorParallelSize) $v.engine) -}}
+{{- end -}}
+{{- if and (ne $v.engine "simulated") (not $v.model.path) -}}
+{{- $errors = append $errors (printf "model.path: required for engine %s" $v.engine) -}}
+{{- end -}}
+{{- if hasKey (default (dict) $v.resources.limits) $v.gpu.resourceName -}}
+{{- $errors = append $errors (printf "resources.limits.%s: set tensorParallelSize instead; the chart requests one GPU per rank" $v.gpu.resourceName) -}}
+{{- end -}}
+{{- if hasKey (default (dict) $v.resources.requests) $v.gpu.resourceName -}}
+{{- $errors = append $errors (printf "resources.requests.%s: set tensorParallelSize instead; the chart requests one GPU per rank" $v.gpu.resourceName) -}}
+{{- end -}}
+{{- $needed := add (int $v.preStopSleepSeconds) (int $v.server.drainTimeoutSeconds) -}}
+{{- if le (int $v.terminationGracePeriodSeconds) $needed -}}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds: %d must exceed preStopSleepSeconds + server.drainTimeoutSeconds = %d, or streams are killed mid-drain" (int $v.terminationGracePeriodSeconds) $needed) -}}
+{{- end -}}
+{{- range $name, $probe := $v.probes -}}
+{{- if gt (int $probe.timeoutSeconds) (int $probe.periodSeconds) -}}
+{{- $errors = append $errors (printf "probes.%s.timeoutSeconds: %d exceeds periodSeconds %d" $name (int $probe.timeoutSeconds) (int $probe.periodSeconds)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.autoscaling.enabled (lt (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) -}}
+{{- $errors = append $errors (printf "autoscaling.maxReplicas: %d is below autoscaling.minReplicas %d" (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) -}}
+{{- end -}}
+{{- $most := ternary (int $v.autoscaling.maxReplicas) (int $v.replicaCount) $v.autoscaling.enabled -}}
+{{- if and $v.modelCache.enabled (eq $v.modelCache.type "pvc") (not $v.modelCache.existingClaim) (gt $most 1) (has $v.modelCache.accessMode (list "ReadWriteOnce" "ReadWriteOncePod")) -}}
+{{- $errors = append $errors (printf "modelCache.accessMode: %s cannot be shared by up to %d replicas; use ReadWriteMany, an existingClaim, or type emptyDir" $v.modelCache.accessMode $most) -}}
+{{- end -}}
+{{- if and $v.modelCache.enabled (eq $v.modelCache.type "pvc") (not $v.modelCache.existingClaim) (eq $v.modelCache.accessMode "ReadOnlyMany") -}}
+{{- $errors = append $errors "modelCache.accessMode: ReadOnlyMany needs an existingClaim already holding the model; the cache must be writable to download it" -}}
+{{- end -}}
+{{- if and $v.ingress.enabled (not $v.ingress.hosts) -}}
+{{- $errors = append $errors "ingress.hosts: at least one host is needed when ingress.enabled" -}}
+{{- end -}}
+{{- if and $v.autoscaling.enabled $v.autoscaling.cpuFallback.enabled (not (dig "requests" "cpu" "" $v.resources)) -}}
+{{- $errors = append $errors "resources.requests.cpu: autoscaling.cpuFallback measures utilisation against the CPU request; set one" -}}
+{{- end -}}
+{{- range $errors }}
+{{ . }}
+{{- end -}}
+{{- end -}}
+
+{{/* tensorrt-llm.validate: fail once with every cross-value error, so one render shows them all. */}}
+{{- define "tensorrt-llm.validate" -}}
+{{- $errors := include "tensorrt-llm.validate.errors" . | trim -}}
+{{- if $errors -}}
+{{- fail (printf "\n\ninvalid values for the tensorrt-llm chart:\n%s" $errors) -}}
+{{- end -}}
+{{- end -}}
