@@ -1,4 +1,4 @@
-"""The benchmarks of issue 7, side by side in one run: `python -m benchmarks.run`.
+"""The benchmarks side by side in one run: `python -m benchmarks.run`.
 
 Every server runs as its own subprocess on a free 127.0.0.1 port, and so does the
 load generator (`python -m benchmarks.load`): client and server never share an event

@@ -139,7 +139,7 @@ def test_baseline_level_ignores_restricted_rules(compliant_pod: tuple[Spec, Spec
 
 
 def test_every_pod_is_locked_down_beyond_restricted(rendered: dict[str, Rendered]) -> None:
-    """What "restricted" leaves optional but the issue asks of every pod, test pod too."""
+    """What "restricted" leaves optional but this chart locks down in every pod, test pod too."""
     pods = 0
     for scenario, result in rendered.items():
         for where, _, spec in pod_templates(result):

@@ -20,7 +20,7 @@ else:  # pytest itself depends on tomli before 3.11
     import tomli as tomllib
 
 SETUP_SH = (REPO_ROOT / "scripts" / "setup.sh").read_text()
-# The test tools the issue names; checkov is installed by setup.sh (own venv).
+# The test tools the README promises; checkov is installed by setup.sh (own venv).
 TEST_TOOLS = {
     "ruff",
     "pytest",
