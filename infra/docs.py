@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from infra.config import SecretValue, StackConfig, TypeLabel
+from infra.config import SecretValue, StackConfig, TypeLabel, stack_file_section, stack_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
@@ -147,9 +147,8 @@ def project_file_text(current: str) -> str:
 
 def _stack_files(root: Path) -> dict[str, dict[str, Any]]:
     stacks = {}
-    for path in sorted(root.glob("Pulumi.*.yaml")):
-        name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        stacks[name] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    for name in stack_names(root):
+        stacks[name] = stack_file_section(name, root)
     return stacks
 
 

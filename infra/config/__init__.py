@@ -31,6 +31,7 @@ from infra.config.sources import (
     raw_from_pulumi,
     raw_from_stack_file,
     stack_file_section,
+    stack_names,
 )
 from infra.config.types import Engine, SecretValue, TypeLabel, quantity_value
 
@@ -52,6 +53,7 @@ __all__ = [
     "raw_from_stack_file",
     "required_secrets",
     "stack_file_section",
+    "stack_names",
 ]
 
 

@@ -31,6 +31,13 @@ def project_name(root: Path = REPO_ROOT) -> str:
     return yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
 
 
+def stack_names(root: Path = REPO_ROOT) -> list[str]:
+    """The stacks that have a Pulumi.<stack>.yaml in `root`, sorted."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+    )
+
+
 def stack_file_section(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     """The `config:` mapping of Pulumi.<stack>.yaml; StackFileError if it cannot be read."""
     path = root / f"Pulumi.{stack}.yaml"

@@ -12,7 +12,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.tools import REPO_ROOT
+
 DOCKERFILE = REPO_ROOT / "service" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 

@@ -22,17 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.config import ConfigError, SecretValue, raw_from_stack_file
+from infra.config import (
+    ConfigError,
+    SecretValue,
+    project_name,
+    raw_from_stack_file,
+    stack_file_section,
+    stack_names,
+)
 from tests.tools import REPO_ROOT
 
 INFRA_DIR = REPO_ROOT / "infra"
-PROJECT: str = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
-STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
-STACKS = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACK_FILES]
+PROJECT = project_name()
+STACKS = stack_names()
 
 # What an operator would have set with `pulumi config set --secret`.
 TEST_SECRETS = {
@@ -151,8 +156,7 @@ def engine_value(value: Any) -> str:
 
 def stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
     """(config, secret keys) for a stack file, secrets filled with TEST_SECRETS."""
-    section = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    raw, issues = raw_from_stack_file(section, PROJECT)
+    raw, issues = raw_from_stack_file(stack_file_section(stack), PROJECT)
     assert not issues, [issue.line(PROJECT) for issue in issues]
     config: dict[str, str] = {}
     secret_keys: list[str] = []

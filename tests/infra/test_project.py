@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from infra import docs
-from infra.config import SECRET_KEYS, StackConfig, parse, raw_from_stack_file
+from infra.config import SECRET_KEYS, StackConfig, parse, raw_from_stack_file, stack_file_section
 from tests.infra.harness import INFRA_DIR, PROJECT, STACKS
 from tests.tools import REPO_ROOT
 
@@ -51,8 +51,7 @@ def test_cli_applied_defaults_change_nothing() -> None:
     """The CLI fills absent keys from Pulumi.yaml; mocks do not. Both must agree."""
     defaults = {k: v["default"] for k, v in PROJECT_FILE["config"].items()}
     for stack in STACKS:
-        section = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-        raw, _ = raw_from_stack_file(section, PROJECT)
+        raw, _ = raw_from_stack_file(stack_file_section(stack), PROJECT)
         as_cli = {**{k: v for k, v in defaults.items() if v != ""}, **raw}
         assert parse(as_cli, PROJECT) == parse(raw, PROJECT), stack
 

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import REPO_ROOT, shellcheck_bin
+from tests.tools import REPO_ROOT, free_port, shellcheck_bin
 
 SHELL_SCRIPTS = [*sorted((REPO_ROOT / "scripts").glob("*.sh")), REPO_ROOT / ".ci" / "run"]
 DEMO_START_TIMEOUT_SECONDS = 120.0
@@ -67,12 +66,6 @@ def test_setup_is_a_no_op_once_done() -> None:
     assert "installing" not in result.stderr, result.stderr
     assert result.stderr.count("up to date") == 2, result.stderr
     assert time.monotonic() - started < 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.config import stack_names
 from infra.release import release_timeout_seconds
 from infra.stack import load_stack
 from tests.tools import REPO_ROOT, actionlint_bin, shellcheck_bin
@@ -32,10 +33,7 @@ def triggers(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def stacks() -> list[str]:
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        for p in REPO_ROOT.glob("Pulumi.*.yaml")
-    )
+    return stack_names()
 
 
 def test_workflows_exist() -> None:
