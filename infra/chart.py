@@ -87,6 +87,7 @@ def render_chart(
     api_versions: Sequence[str] = (),
     kube_version: str | None = None,
     chart_dir: Path = CHART_DIR,
+    upgrade: bool = False,
 ) -> dict[str, str]:
     """{template path: text} as `helm template` renders it; raises helm_python.HelmError.
 
@@ -101,6 +102,11 @@ def render_chart(
         options["api_versions"] = list(api_versions)
     if kube_version:
         options["kube_version"] = kube_version
+    if upgrade:
+        # .Release.IsUpgrade instead of IsInstall: what `pulumi up` applies to a
+        # release that exists (the first install differs in its rollout strategy).
+        options["is_install"] = False
+        options["is_upgrade"] = True
     with helm_python.Chart.load(chart_dir) as chart:
         return json.loads(
             _native.call_string(

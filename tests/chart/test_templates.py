@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.chart import CHART_DIR
+from infra.chart import CHART_DIR, render_chart
 from infra.values import SERVICE_MONITOR_API, VOLUME_SNAPSHOT_API
 from tests.chart.rendering import Rendered, env_of, render, server_container
 from tests.chart.scenarios import DIGEST
@@ -310,12 +310,58 @@ def test_no_cache_still_gives_caches_a_writable_scratch_volume(
     assert env["HF_HOME"] == "/home/trtllm/.cache/huggingface"
 
 
+# ------------------------------------------------------- Helm's wait threshold
+
+
+def helm_ready_threshold(deployment: dict[str, Any]) -> int:
+    """Ready pods Helm 3 waits for (pkg/kube/ready.go): replicas - maxUnavailable."""
+    spec = deployment["spec"]
+    replicas = spec.get("replicas", 1)  # the API's default when left out
+    return replicas - int(spec["strategy"]["rollingUpdate"]["maxUnavailable"])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}},
+        {"replicaCount": 3},
+        {"replicaCount": 1},
+    ],
+    ids=["autoscaling", "fixed-3", "fixed-1"],
+)
+def test_a_first_install_waits_for_every_replica(values: dict[str, Any]) -> None:
+    # A full GPU quota rolls in place: maxSurge 0, maxUnavailable 1.
+    values = {
+        **values,
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+        "modelCache": {"accessMode": "ReadWriteMany"},
+    }
+    deployment = render(values).one("Deployment")
+    wanted = values.get("replicaCount") or values["autoscaling"]["minReplicas"]
+    assert deployment["spec"]["replicas"] == wanted
+    assert helm_ready_threshold(deployment) == wanted, "Helm would report success too early"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
+
+
+def test_upgrades_roll_with_the_configured_strategy() -> None:
+    values = {
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+        "modelCache": {"accessMode": "ReadWriteMany"},
+    }
+    files = render_chart(values, release="llm", namespace="inference", upgrade=True)
+    deployment = yaml.safe_load(files["tensorrt-llm/templates/deployment.yaml"])
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    assert helm_ready_threshold(deployment) == 1
+
+
 # ---------------------------------------------------- autoscaling and PDB
 
 
 def test_autoscaling_on_queue_depth_with_cpu_fallback(rendered: dict[str, Rendered]) -> None:
     result = rendered["autoscaling"]
-    assert "replicas" not in result.one("Deployment")["spec"]  # the HPA owns it
+    # Offline there is no live Deployment to read the HPA's count from: minReplicas.
+    assert result.one("Deployment")["spec"]["replicas"] == 2
     hpa = result.one("HorizontalPodAutoscaler")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
     pods, cpu = hpa["spec"]["metrics"]

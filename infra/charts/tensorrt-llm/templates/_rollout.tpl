@@ -1,0 +1,38 @@
+{{/*
+Replicas and rollout strategy of the server's Deployment, shaped for Helm's wait.
+Helm 3 (pkg/kube/ready.go) counts a Deployment ready once its new ReplicaSet has
+`spec.replicas - maxUnavailable` ready pods; with replicas left out (the usual HPA
+advice, which defaults it to 1) and maxUnavailable 1 that is zero pods, and a first
+install "succeeds" before any model has loaded.
+*/}}
+
+{{/* Desired pods: replicaCount, or under the HPA the count it chose (read from the live
+Deployment, so an upgrade never resets it) and never below minReplicas. Offline renders
+(no cluster) show minReplicas. */}}
+{{- define "tensorrt-llm.rollout.replicas" -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- $current := 0 -}}
+{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "tensorrt-llm.names.fullname" .) -}}
+{{- if and $live $live.spec $live.spec.replicas -}}
+{{- $current = int $live.spec.replicas -}}
+{{- end -}}
+{{- max (int .Values.autoscaling.minReplicas) $current -}}
+{{- else -}}
+{{- .Values.replicaCount -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The rolling update. A first install replaces nothing, so it allows no unavailable
+pod: Helm then waits for every replica to be ready. Upgrades use the configured
+values (a full GPU quota needs maxSurge 0, maxUnavailable 1). */}}
+{{- define "tensorrt-llm.rollout.rollingUpdate" -}}
+{{- if .Release.IsInstall -}}
+# First install: every replica must be ready before Helm reports success; upgrades
+# roll with maxSurge {{ .Values.rollingUpdate.maxSurge }}, maxUnavailable {{ .Values.rollingUpdate.maxUnavailable }}.
+maxSurge: {{ if eq (toString .Values.rollingUpdate.maxSurge) "0" }}1{{ else }}{{ .Values.rollingUpdate.maxSurge }}{{ end }}
+maxUnavailable: 0
+{{- else -}}
+maxSurge: {{ .Values.rollingUpdate.maxSurge }}
+maxUnavailable: {{ .Values.rollingUpdate.maxUnavailable }}
+{{- end -}}
+{{- end -}}
