@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import pulumi
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 Engine = Literal["simulated", "transformers", "tensorrt-llm"]
 
@@ -65,7 +65,20 @@ def _check_tensor_parallel(size: int) -> int:
     return size
 
 
-Quantity = Annotated[str, AfterValidator(_check_quantity), TypeLabel("quantity")]
+def _number_as_quantity(value: object) -> object:
+    # `pulumi config set --path quota.cpu 96` stores the number 96, and Kubernetes
+    # accepts a bare number as a quantity: read it as the string "96".
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_number_as_quantity),
+    AfterValidator(_check_quantity),
+    TypeLabel("quantity"),
+]
 TensorParallelSize = Annotated[
     int, AfterValidator(_check_tensor_parallel), TypeLabel("1, 2, 4 or 8")
 ]

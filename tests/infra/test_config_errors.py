@@ -148,3 +148,13 @@ def test_secret_supplied_with_secret_flag_is_accepted() -> None:
     run = run_program(*dev_with({"requireApiKeys": "true"}, secrets={"apiKeys": "k1,k2"}))
     assert run.error is None
     assert any(r.name == "server-secrets-api-keys" for r in run.registrations)
+
+
+def test_a_number_is_a_quantity_as_pulumi_config_set_path_stores_it() -> None:
+    # `pulumi config set --path quota.cpu 6` stores the integer 6.
+    quota = {"gpus": 0, "cpu": 6, "memory": "8Gi", "pods": 10, "storage": "20Gi"}
+    run = run_program(*dev_with({"quota": quota}))
+    assert run.error is None, str(run.error)
+    (resource_quota,) = run.of_type("kubernetes:core/v1:ResourceQuota")
+    assert resource_quota.plain("spec")["hard"]["requests.cpu"] == "6"
+    assert_refused(dev_with({"quota": {**quota, "cpu": True}}), "quota.cpu:")
