@@ -10,6 +10,8 @@ benchmarks/RESULTS.md, benchmarks/results.json and benchmarks/concurrency.png.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import json
 import statistics
 import subprocess
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
+from benchmarks.load.measure import percentile
 from benchmarks.results_md import render_markdown
 from benchmarks.servers import REPO, Server, serve
 
@@ -44,6 +47,9 @@ STREAM_ITL_MS = 10.0
 BACKPRESSURE_CONCURRENT = 4
 BACKPRESSURE_QUEUED = 8
 BACKPRESSURE_FACTOR = 4
+# Benchmark 5: the simulated engine's clock, which every engine time above assumes.
+CLOCK_ITL_MS = 10.0
+CLOCK_TOKENS = 200
 
 
 def engine_time_ms(ttft_ms: float, itl_ms: float, tokens: int) -> float:
@@ -474,12 +480,40 @@ def sweep_plot(outcome: Outcome, work: Path, plot: Path, requests_per_user: int)
         outcome.details["sweep"] = run_load(outcome, server, args, work, "sweep")
 
 
+def bench_clock(outcome: Outcome) -> None:
+    """How closely the simulated engine keeps its ITL, in this process, no server."""
+    from service.engines.base import GenerationRequest
+    from service.engines.simulated import SimulatedEngine
+
+    async def arrivals() -> list[float]:
+        engine = SimulatedEngine(itl_s=CLOCK_ITL_MS / 1000)
+        request = GenerationRequest("clock", "clock", CLOCK_TOKENS, 1.0, 1.0)
+        return [time.monotonic() async for _ in engine.stream(request)]
+
+    times = asyncio.run(arrivals())
+    errors_ms = [abs((b - a) * 1000 - CLOCK_ITL_MS) for a, b in itertools.pairwise(times)]
+    median = percentile(errors_ms, 50)
+    outcome.figures.append(
+        Figure(
+            "5 clock",
+            f"simulated engine: median |gap - ITL| at ITL {CLOCK_ITL_MS:g} ms",
+            median,
+            "ms",
+            "<= 0.25",
+            median <= 0.25,
+            f"{len(errors_ms)} gaps; p99 {percentile(errors_ms, 99):.3f} ms, "
+            f"max {max(errors_ms):.3f} ms (the event loop's own timers count whole ms)",
+        )
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Outcome, Path, argparse.Namespace], None]] = {
     "concurrency": lambda o, w, a: bench_concurrency(o, w, a.repeats),
     "overhead": lambda o, w, a: bench_overhead(o, w, a.repeats, a.duration),
     "streaming": lambda o, w, a: bench_streaming(o, w, a.stream_requests),
     "backpressure": lambda o, w, a: bench_backpressure(o, w, a.duration),
     "sweep": lambda o, w, a: sweep_plot(o, w, a.out / "concurrency.png", a.sweep_requests),
+    "clock": lambda o, w, a: bench_clock(o),
 }
 
 

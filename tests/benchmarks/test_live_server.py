@@ -82,3 +82,15 @@ def test_runner_backpressure_writes_results(tmp_path: Path) -> None:
     assert document["machine"]["cores"] >= 1
     text = (tmp_path / "RESULTS.md").read_text()
     assert "4 back-pressure" in text and "Machine" in text
+
+
+def test_runner_clock_reports_how_closely_the_simulated_engine_keeps_its_itl(
+    tmp_path: Path,
+) -> None:
+    command = [sys.executable, "-m", "benchmarks.run", "--only", "clock", "--out", str(tmp_path)]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 1), proc.stderr
+    (figure,) = json.loads((tmp_path / "results.json").read_text())["figures"]
+    assert figure["benchmark"] == "5 clock"
+    # A clock that ignored the ITL would be 10 ms off; a loaded machine, well under that.
+    assert 0 <= figure["value"] < 5

@@ -4,7 +4,6 @@ disconnects, concurrency and engine failures, over real sockets."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -183,10 +182,23 @@ def test_disconnect_while_queued_leaves_the_queue() -> None:
 # --- concurrency: requests overlap instead of queueing behind each other
 
 
-def test_64_concurrent_requests_of_200ms_overlap() -> None:
-    settings = fast_settings(simulated_ttft_ms=200, simulated_max_batch=64)
+class _PeakEngine(SimulatedEngine):
+    """Remembers the most sequences it ever ran at once."""
 
-    async def run(base_url: str) -> float:
+    peak = 0
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        async for chunk in super().stream(request):
+            self.peak = max(self.peak, self.running)
+            yield chunk
+
+
+def test_64_concurrent_requests_of_200ms_overlap() -> None:
+    # How close to one engine time they finish is benchmark 1's figure
+    # (`python -m benchmarks.run --only concurrency`); here, that they overlap at all.
+    engine = _PeakEngine(ttft_s=0.2, max_batch=64)
+
+    async def run(base_url: str) -> None:
         async with aiohttp.ClientSession() as session:
 
             async def one() -> int:
@@ -196,18 +208,14 @@ def test_64_concurrent_requests_of_200ms_overlap() -> None:
                     await response.read()
                     return response.status
 
-            started = time.perf_counter()
             statuses = await asyncio.gather(*(one() for _ in range(64)))
-            elapsed = time.perf_counter() - started
         assert statuses == [200] * 64
-        return elapsed
 
-    with thread_server(settings) as live:
-        asyncio.run(run(live.base_url))  # warm up connections and code paths
-        elapsed = asyncio.run(run(live.base_url))
-    print(f"\n64 concurrent requests of 200 ms engine time: {elapsed * 1000:.0f} ms wall")
-    # Serialised they would take 12.8 s; a quarter of that proves overlap, loosely.
-    assert elapsed < 64 * 0.2 / 4
+    with thread_server(fast_settings(), engine) as live:
+        asyncio.run(run(live.base_url))
+    # Served one after another, the engine would never run two at once; arrivals on
+    # a loaded machine spread, so a quarter at once is proof enough.
+    assert engine.peak >= 16, engine.peak
 
 
 # --- engine failures
