@@ -30,7 +30,9 @@ class Server:
     name: str
     base_url: str
     health_path: str
+    # Everything the server printed, stdout and stderr.
     log: Path
+    process: subprocess.Popen[bytes]
 
 
 class ServerStartError(RuntimeError):
@@ -75,7 +77,7 @@ def serve(
         base_url = f"http://{HOST}:{port}"
         try:
             _wait_ready(base_url + health_path, proc, log, ready_timeout_s)
-            yield Server(name, base_url, health_path, log)
+            yield Server(name, base_url, health_path, log, proc)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

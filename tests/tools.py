@@ -7,20 +7,17 @@ here skips; a skip only happens when someone runs pytest from a half-built check
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks import servers
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The benchmarks start servers on free ports too; tests take the same function.
+free_port = servers.free_port
 
 
 SETUP_HINT = "run `bash scripts/setup.sh` (scripts/test.sh does it for you)"

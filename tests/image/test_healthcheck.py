@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from tests.image.dockerfile import parse
+from tests.servers import process_server
 from tests.tools import free_port
 
 LOAD_SECONDS = 2.0
@@ -27,24 +27,9 @@ def healthcheck(request: pytest.FixtureRequest) -> list[str]:
 
 @pytest.fixture
 def server_port() -> Iterator[int]:
-    port = free_port()
-    env = {**os.environ, "SIMULATED_LOAD_SECONDS": str(LOAD_SECONDS)}
-    command = [sys.executable, "-m", "service", "--engine", "simulated", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    env = {"SIMULATED_LOAD_SECONDS": str(LOAD_SECONDS)}
+    with process_server(["--engine", "simulated"], env=env, wait_ready=False) as server:
+        yield int(server.base_url.rsplit(":", 1)[1])
 
 
 def run_check(command: list[str], port: int) -> int:
@@ -52,21 +37,9 @@ def run_check(command: list[str], port: int) -> int:
     return subprocess.run(command, env=env, capture_output=True, timeout=15, check=False).returncode
 
 
-def wait_until_live(port: int) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"server not live within {START_TIMEOUT_SECONDS}s")
-
-
 def test_healthcheck_fails_while_loading_then_passes(
     healthcheck: list[str], server_port: int
 ) -> None:
-    wait_until_live(server_port)
     # Listening but still loading the model: Docker must not call it healthy yet.
     assert run_check(healthcheck, server_port) != 0, "healthy before the engine loaded"
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from service.auth import key_matches
-from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 
 KEYS = "first-key-0123,second-key-4567"
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from packaging.requirements import Requirement
 
-from tests.service.servers import REPO_ROOT
+from tests.tools import REPO_ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -15,7 +15,7 @@ import pytest
 from service.engines.base import EngineError, GenerationChunk, GenerationRequest
 from service.engines.simulated import SimulatedEngine, count_tokens
 from service.request_scope import MAX_REQUEST_BODY_BYTES
-from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 
 JSON = {"content-type": "application/json"}
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.metric_names import METRIC_NAMES
 from service.metrics import LoopHistogram
-from tests.service.servers import fast_settings
+from tests.servers import fast_settings
 
 CONTRACT_NAMES = {
     "trtllm_http_requests_total",

@@ -12,7 +12,7 @@ from service.app import create_app
 from service.engines.base import ChatMessage
 from service.engines.simulated import SimulatedEngine, count_tokens
 from service.request_scope import MAX_REQUEST_BODY_BYTES
-from tests.service.servers import fast_settings, wait_until
+from tests.servers import fast_settings, wait_until
 from tests.service.sse import sse_json
 
 

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.app import create_app
-from tests.service.servers import fast_settings
+from tests.servers import fast_settings
 
 # Kept small so the suite stays fast; every operation still gets this many cases.
 MAX_EXAMPLES = 12

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.engines.base import EngineError, EngineInfo
 from service.engines.simulated import SimulatedEngine
-from tests.service.servers import fast_settings, wait_until
+from tests.servers import fast_settings, wait_until
 
 
 class MortalEngine(SimulatedEngine):

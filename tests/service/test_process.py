@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from service.settings import CONFIG_ERROR_EXIT_STATUS
-from tests.service.servers import REPO_ROOT, fast_settings, process_server, thread_server
+from tests.servers import fast_settings, process_server, thread_server
 from tests.service.sse import sse_json
+from tests.tools import REPO_ROOT
 
 
 def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
@@ -56,7 +57,7 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
         assert events[-1]["finish_reason"] == "length"
         assert events[-1]["tokens_used"] == 40
         assert server.process.wait(timeout=15) == 0
-        logs = [json.loads(line) for line in server.process.stdout.read().splitlines()]  # type: ignore[union-attr]
+        logs = [json.loads(line) for line in server.log.read_text().splitlines()]
     messages = [entry["message"] for entry in logs]
     assert "drained" in messages
     assert "engine shut down" in messages
@@ -98,7 +99,7 @@ def test_a_second_signal_ends_streams_cleanly_and_exits_0(sig: signal.Signals) -
         for streamer in streamers:
             streamer.join(timeout=15)
         assert server.process.wait(timeout=15) == 0
-        output = server.process.stdout.read()  # type: ignore[union-attr]
+        output = server.log.read_text()
     assert len(bodies) == 3
     for body in bodies:
         last_lines = body.splitlines()[-2:]
@@ -174,5 +175,5 @@ def test_model_that_cannot_load_exits_1_after_listening(tmp_path: object) -> Non
         ["--engine", "transformers", "--model", "/nonexistent/model"], wait_ready=False
     ) as server:
         assert server.process.wait(timeout=60) == 1
-        output = server.process.stdout.read()  # type: ignore[union-attr]
+        output = server.log.read_text()
     assert "engine failed to load" in output

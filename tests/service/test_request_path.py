@@ -17,7 +17,7 @@ from service.engines.base import GenerationChunk, GenerationRequest
 from service.engines.simulated import SimulatedEngine
 from service.request_scope import JsonBodyRoute
 from service.streaming import ClientDisconnected, unless_disconnected
-from tests.service.servers import fast_settings, wait_until
+from tests.servers import fast_settings, wait_until
 
 
 def _route(client: TestClient, path: str) -> JsonBodyRoute:

@@ -516,7 +516,7 @@ def test_prompt_longer_than_the_window_is_a_400_context_length_exceeded(
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     fake.llmapi.BEHAVIOUR.max_seq_len = 16
     app = create_app(fast_settings(), engine_for(model_dir))
@@ -632,7 +632,7 @@ def test_a_seeded_request_is_a_400_naming_seed(fake: ModuleType, model_dir: Path
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     app = create_app(fast_settings(), engine_for(model_dir))
     with TestClient(app) as client:
@@ -825,7 +825,7 @@ def test_chat_prompts_are_tokenized_without_added_special_tokens(
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     app = create_app(fast_settings(), engine_for(model_dir))
     with TestClient(app) as client:
@@ -987,7 +987,7 @@ def test_liveness_fails_and_the_metric_shows_a_hung_executor(
 
     from service.app import create_app
     from service.metric_names import ENGINE_STALL_SECONDS
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     fake.llmapi.BEHAVIOUR.hang_after_steps = 1
     app = create_app(fast_settings(), engine_for(model_dir, stall_seconds=0.3))
@@ -1017,7 +1017,7 @@ def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     app = create_app(fast_settings(), engine_for(model_dir))
     with TestClient(app) as client:
@@ -1037,7 +1037,7 @@ def test_a_request_upstream_rejects_is_a_400_not_a_500(
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.service.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, wait_until
 
     app = create_app(fast_settings(), engine_for(model_dir))
     with TestClient(app) as client:

@@ -14,7 +14,7 @@ import pytest
 from service.engines.base import EngineError, GenerationRequest
 from service.engines.transformers_engine import TransformersEngine
 from service.openai_api.protocol import MAX_N, SEED_LIMIT
-from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 from tests.service.sse import sse_json
 from tests.service.tiny_model import CONTEXT_TOKENS, build_tiny_llama
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from service.transport import MAX_HEAD_BYTES
-from tests.service.servers import (
+from tests.servers import (
     ThreadServer,
     fast_settings,
     process_server,

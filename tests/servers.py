@@ -1,4 +1,6 @@
-"""Real servers for tests: uvicorn in a thread, or `python -m service` as a process.
+"""Real servers for every test that needs one: uvicorn in a thread, or `python -m
+service` as a process, started by the benchmarks' own `serve` so tests and benchmarks
+start it one way.
 
 Both bind 127.0.0.1 only. The thread server gets a socket bound to port 0 before it
 starts, so there is no window in which another process can take the port.
@@ -7,25 +9,21 @@ starts, so there is no window in which another process can take the port.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from benchmarks.servers import Server, serve
 from service.app import create_app
 from service.engines.base import Engine
 from service.runtime import Runtime
 from service.server import DrainingServer, uvicorn_config
 from service.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30.0
 
 
@@ -82,48 +80,22 @@ def thread_server(
         sock.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ProcessServer:
-    process: subprocess.Popen[str]
-    base_url: str
-
-
 @contextlib.contextmanager
 def process_server(
     args: list[str], env: Mapping[str, str] | None = None, wait_ready: bool = True
-) -> Iterator[ProcessServer]:
-    """`python -m service` with the given flags on a free port; stderr is kept."""
-    port = free_port()
-    environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        path = "/health/ready" if wait_ready else "/health/live"
-
-        def answers() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                return httpx.get(base_url + path, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_until(answers, STARTUP_TIMEOUT_S, 0.1), f"{path} never answered 200"
-        yield ProcessServer(process, base_url)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+) -> Iterator[Server]:
+    """`python -m service` with the given flags on a free port, until the block ends;
+    what it printed is in `server.log`."""
+    health_path = "/health/ready" if wait_ready else "/health/live"
+    with (
+        tempfile.TemporaryDirectory(prefix="service-") as logs,
+        serve(
+            "service",
+            ["-m", "service", *args],
+            env=env,
+            health_path=health_path,
+            log_dir=Path(logs),
+            ready_timeout_s=STARTUP_TIMEOUT_S,
+        ) as server,
+    ):
+        yield server
