@@ -16,6 +16,8 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.engine_options import read_engine_options
+
 EngineName = Literal["tensorrt-llm", "transformers", "simulated"]
 
 # Values people paste from examples and forget to replace; starting with one of these
@@ -67,6 +69,11 @@ class Settings(BaseSettings):
         0.9, gt=0, le=1, description="Share of free GPU memory TensorRT-LLM gives the KV cache."
     )
     trust_remote_code: bool = Field(False, description="Allow model code from the checkpoint.")
+    engine_options_file: str | None = Field(
+        None,
+        description="JSON file of extra TensorRT-LLM LLM API options (like trtllm-serve's "
+        "--extra_llm_api_options); the chart mounts it from server.engineOptions.",
+    )
     engine_stall_seconds: float = Field(
         300.0,
         ge=0,
@@ -129,6 +136,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("engine_options_file")
+    @classmethod
+    def _engine_options_are_readable_and_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            read_engine_options(value)
+        return value
 
     @field_validator("api_keys")
     @classmethod

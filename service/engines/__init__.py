@@ -40,8 +40,10 @@ def create_engine(settings: Settings) -> Engine:
             max_batch_size=settings.max_batch_size,
             max_num_tokens=settings.max_num_tokens,
         )
+    from service.engine_options import read_engine_options
     from service.engines.tensorrt_llm import TensorRTLLMEngine
 
+    options_file = settings.engine_options_file
     return TensorRTLLMEngine(
         model=settings.model_path,
         tensor_parallel_size=settings.tensor_parallel_size,
@@ -51,4 +53,5 @@ def create_engine(settings: Settings) -> Engine:
         trust_remote_code=settings.trust_remote_code,
         max_seq_len=settings.max_seq_len,
         stall_seconds=settings.engine_stall_seconds or None,
+        engine_options=read_engine_options(options_file) if options_file else None,
     )

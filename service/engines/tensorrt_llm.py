@@ -18,10 +18,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from service.engine_options import engine_option_problems
 from service.engines.base import (
     ChatMessage,
     Engine,
@@ -69,6 +70,7 @@ class TensorRTLLMEngine(Engine):
         trust_remote_code: bool = False,
         max_seq_len: int | None = None,
         stall_seconds: float | None = None,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not model:
             raise ValueError("model: a Hugging Face checkpoint directory or id is required")
@@ -93,17 +95,24 @@ class TensorRTLLMEngine(Engine):
         self._max_batch_size = max_batch_size
         self._max_num_tokens = max_num_tokens
         self._kv_fraction = fraction
+        problems = engine_option_problems(engine_options or {})
+        if problems:
+            raise ValueError("engine_options: " + "; ".join(problems))
         if stall_seconds is not None and stall_seconds <= 0:
             raise ValueError(f"stall_seconds: must be positive, got {stall_seconds}")
         self._trust_remote_code = trust_remote_code
         self._max_seq_len = max_seq_len
+        self._engine_options = dict(engine_options or {})
         self._llm: Any = None
         self._sampling_params_cls: Any = None
         self._prompt_limit: int | None = None
         self._progress = ProgressWatch(stall_seconds)
 
     def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
-        """Keyword arguments for `tensorrt_llm.LLM`; unset settings keep upstream defaults."""
+        """Keyword arguments for `tensorrt_llm.LLM`: the settings (unset ones keep upstream
+        defaults) and the engine options, which never name a setting's option."""
+        options = dict(self._engine_options)
+        kv_cache_options = options.pop("kv_cache_config", None) or {}
         kwargs: dict[str, Any] = {
             "model": self._model,
             "tensor_parallel_size": self._tensor_parallel_size,
@@ -116,10 +125,10 @@ class TensorRTLLMEngine(Engine):
         if self._max_seq_len is not None:
             kwargs["max_seq_len"] = self._max_seq_len
         if self._kv_fraction is not None:
-            kwargs["kv_cache_config"] = kv_cache_config_cls(
-                free_gpu_memory_fraction=self._kv_fraction
-            )
-        return kwargs
+            kv_cache_options = {**kv_cache_options, "free_gpu_memory_fraction": self._kv_fraction}
+        if kv_cache_options:
+            kwargs["kv_cache_config"] = kv_cache_config_cls(**kv_cache_options)
+        return kwargs | options
 
     async def load(self) -> EngineInfo:
         if self._llm is not None:

@@ -1100,3 +1100,100 @@ async def test_engine_setting_builds_this_engine_with_its_settings(
     chunks = await collect(engine, request(max_tokens=2))
     assert "".join(c.text for c in chunks) == "the quick"
     await engine.shutdown()
+
+
+# --- engine options (engineOptions / ENGINE_OPTIONS_FILE) ---------------------------------
+
+
+def test_every_llm_argument_the_fake_knows_is_a_known_engine_option(fake: ModuleType) -> None:
+    from service.engine_options import LLM_API_OPTIONS
+
+    # The fake's list was read from upstream's llm_args.py; `_mpi_session` is the alias.
+    assert fake.llmapi.LLM_ARGS_FIELDS - {"_mpi_session"} <= LLM_API_OPTIONS
+
+
+async def test_engine_options_reach_llm_next_to_the_settings(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    options = {
+        "enable_chunked_prefill": True,
+        "cuda_graph_config": {"max_batch_size": 16},
+        "kv_cache_config": {"enable_block_reuse": False, "tokens_per_block": 64},
+    }
+    engine = engine_for(model_dir, engine_options=options, kv_cache_free_gpu_memory_fraction=0.8)
+    await engine.load()
+    init = engine._llm.init_kwargs
+    assert init["enable_chunked_prefill"] is True
+    assert init["cuda_graph_config"] == {"max_batch_size": 16}
+    kv = init["kv_cache_config"]
+    assert (kv.enable_block_reuse, kv.tokens_per_block) == (False, 64)
+    assert kv.free_gpu_memory_fraction == 0.8  # the setting still applies
+    assert engine._prompt_limit is None or engine._prompt_limit > 8192  # chunked prefill
+    await engine.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"enable_chunked_prefil": True}, "enable_chunked_prefil: not an option of "),
+        ({"enable_chunked_prefil": True}, "did you mean enable_chunked_prefill?"),
+        ({"max_batch_size": 8}, "max_batch_size: set by server.maxBatchSize"),
+        ({"kv_cache_config": {"free_gpu_memory_fraction": 0.5}}, "kvCacheFreeGpuMemoryFraction"),
+        ({"kv_cache_config": 0.5}, "kv_cache_config: must be a mapping"),
+    ],
+)
+def test_bad_engine_options_are_refused_naming_the_option(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^engine_options: ") as caught:
+        engine_for(Path("m"), engine_options=options)
+    assert message in str(caught.value)
+
+
+async def test_a_value_upstream_refuses_is_a_load_error_naming_it(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir, engine_options={"kv_cache_config": {"tokens_per_blok": 8}})
+    with pytest.raises(EngineError, match=r"rejected its settings: .*tokens_per_blok"):
+        await engine.load()
+
+
+def test_engine_options_file_flows_from_settings_to_the_engine(
+    fake: ModuleType, model_dir: Path, tmp_path: Path
+) -> None:
+    from service.engines import create_engine
+    from service.settings import Settings
+
+    path = tmp_path / "engine-options.json"
+    path.write_text(json.dumps({"enable_chunked_prefill": True}))
+    settings = Settings(
+        engine="tensorrt-llm", model_path=str(model_dir), engine_options_file=str(path)
+    )
+    engine = create_engine(settings)
+    assert engine.llm_kwargs(fake.llmapi.KvCacheConfig)["enable_chunked_prefill"] is True
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"max_num_token": 4096}', "max_num_token: not an option of TensorRT-LLM's LLM API"),
+        ("[1, 2]", "must hold a JSON object"),
+        ("{", "is not JSON"),
+    ],
+)
+def test_a_bad_engine_options_file_is_a_one_line_config_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "engine-options.json"
+    path.write_text(content)
+    code = (
+        "from service.settings import load_settings\n"
+        f"load_settings(['--engine-options-file', {str(path)!r}])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("invalid setting: ENGINE_OPTIONS_FILE"), lines
+    assert message in lines[0]
