@@ -33,6 +33,7 @@ from infra.config.types import (
     Cidr,
     DnsLabel,
     Engine,
+    EngineOptions,
     Quantity,
     ReleaseName,
     SecretValue,
@@ -145,8 +146,19 @@ class ResourcesConfig(Group):
 class ServerConfig(Group):
     max_batch_size: int | None = Field(None, ge=1, description="Engine batch size.")
     max_num_tokens: int | None = Field(None, ge=1, description="Token budget per iteration.")
+    max_seq_len: int | None = Field(
+        None, ge=1, description="Longest prompt + output (default: the checkpoint's)."
+    )
     kv_cache_free_gpu_memory_fraction: float | None = Field(
         None, gt=0, le=1, description="Share of free GPU memory for the KV cache."
+    )
+    engine_options: EngineOptions | None = Field(
+        None,
+        description="Extra TensorRT-LLM LLM API options passed to LLM() (like trtllm-serve's "
+        "--extra_llm_api_options).",
+    )
+    engine_stall_seconds: float | None = Field(
+        None, ge=0, description="Liveness fails after this long without engine progress."
     )
     max_concurrent_requests: int | None = Field(None, ge=1, description="Requests in flight.")
     max_queued_requests: int | None = Field(None, ge=0, description="Requests waiting.")

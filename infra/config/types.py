@@ -6,10 +6,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import AfterValidator, BeforeValidator, Field
+
+from service.engine_options import engine_option_problems
 
 Engine = Literal["simulated", "transformers", "tensorrt-llm"]
 
@@ -90,6 +92,18 @@ ReleaseName = Annotated[
     str, Field(max_length=53), AfterValidator(_check_dns_label), TypeLabel("DNS label")
 ]
 Cidr = Annotated[str, AfterValidator(_check_cidr), TypeLabel("CIDR")]
+
+
+def _check_engine_options(options: dict[str, Any]) -> dict[str, Any]:
+    problems = engine_option_problems(options)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return options
+
+
+EngineOptions = Annotated[
+    dict[str, Any], AfterValidator(_check_engine_options), TypeLabel("map of LLM API options")
+]
 
 
 @dataclass(frozen=True)

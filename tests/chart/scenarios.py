@@ -19,7 +19,10 @@ SCENARIOS: dict[str, Scenario] = {
             "server": {
                 "maxBatchSize": 128,
                 "maxNumTokens": 1000000,
+                "maxSeqLen": 131072,
                 "kvCacheFreeGpuMemoryFraction": 0.85,
+                "engineOptions": {"enable_chunked_prefill": True},
+                "engineStallSeconds": 600,
                 "maxConcurrentRequests": 128,
                 "maxQueuedRequests": 512,
                 "logLevel": "debug",

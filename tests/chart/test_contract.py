@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.chart import CHART_DIR
+from service.engine_options import read_engine_options
 from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
 from service.settings import ENV_VARS, Settings
 from tests.chart.rendering import Rendered, env_of, server_container
@@ -34,37 +36,56 @@ def test_every_env_name_is_a_server_setting(rendered: dict[str, Rendered]) -> No
     assert unknown == set()
 
 
-@pytest.mark.parametrize("scenario", ["defaults", "gpu-tp2", "gpu-less-simulated", "no-cache"])
-def test_rendered_env_loads_into_the_server_settings(
-    rendered: dict[str, Rendered], scenario: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The env the pod gets is accepted by the real Settings class (types, enums, ranges)."""
+def pod_settings(result: Rendered, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """Settings as the server builds them from the env (and files) the chart gives the pod."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-    env = env_of(server_container(rendered[scenario]))
+    env = env_of(server_container(result))
     for name, value in env.items():
         if name in NON_SETTINGS_ENV:
             continue
         # Secret references stand in for values the kubelet injects at start.
         monkeypatch.setenv(name, value if isinstance(value, str) else "k-0123456789abcdef")
-    settings = Settings()
+    if "ENGINE_OPTIONS_FILE" in env:
+        # The mounted ConfigMap, where the pod would see it.
+        data = next(
+            c["data"]
+            for c in result.of_kind("ConfigMap")
+            if c["metadata"]["name"].endswith("-engine-options")
+        )
+        [(file_name, content)] = data.items()
+        assert env["ENGINE_OPTIONS_FILE"].endswith("/" + file_name)
+        (tmp_path / file_name).write_text(content)
+        monkeypatch.setenv("ENGINE_OPTIONS_FILE", str(tmp_path / file_name))
+    return Settings()
+
+
+@pytest.mark.parametrize("scenario", ["defaults", "gpu-tp2", "gpu-less-simulated", "no-cache"])
+def test_rendered_env_loads_into_the_server_settings(
+    rendered: dict[str, Rendered],
+    scenario: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The env the pod gets is accepted by the real Settings class (types, enums, ranges)."""
+    settings = pod_settings(rendered[scenario], monkeypatch, tmp_path)
+    env = env_of(server_container(rendered[scenario]))
     assert settings.engine == env["ENGINE"]
     assert settings.port == 8000
     assert settings.tensor_parallel_size == int(env["TENSOR_PARALLEL_SIZE"])
 
 
 def test_tp2_settings_reach_the_server(
-    rendered: dict[str, Rendered], monkeypatch: pytest.MonkeyPatch
+    rendered: dict[str, Rendered], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env_of(server_container(rendered["gpu-tp2"])).items():
-        if isinstance(value, str) and name not in NON_SETTINGS_ENV:
-            monkeypatch.setenv(name, value)
-    settings = Settings()
+    settings = pod_settings(rendered["gpu-tp2"], monkeypatch, tmp_path)
     assert settings.tensor_parallel_size == 2
     # Helm hands numbers over as float64; 1000000 must not arrive as "1e+06".
     assert settings.max_num_tokens == 1_000_000
+    assert settings.max_seq_len == 131_072
+    assert settings.engine_stall_seconds == 600
+    assert settings.engine_options_file is not None
+    assert read_engine_options(settings.engine_options_file) == {"enable_chunked_prefill": True}
     assert settings.kv_cache_free_gpu_memory_fraction == pytest.approx(0.85)
     assert settings.max_batch_size == 128
     assert (settings.max_tokens, settings.temperature, settings.top_p) == (512, 0.7, 0.95)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -498,3 +499,35 @@ def test_every_object_lands_in_the_release_namespace(rendered: dict[str, Rendere
     for result in rendered.values():
         for template, obj in result.objects:
             assert obj["metadata"]["namespace"] == "inference", template
+
+
+# ------------------------------------------------------------- engine options
+
+
+def test_engine_options_are_a_mounted_json_file_that_rolls_pods() -> None:
+    options = {"enable_chunked_prefill": True, "cuda_graph_config": {"max_batch_size": 64}}
+    result = render({"server": {"engineOptions": options, "maxSeqLen": 8192}})
+    [config_map] = [
+        c for c in result.of_kind("ConfigMap") if c["metadata"]["name"].endswith("-engine-options")
+    ]
+    assert json.loads(config_map["data"]["engine-options.json"]) == options
+    container = server_container(result)
+    env = env_of(container)
+    assert env["ENGINE_OPTIONS_FILE"] == "/etc/tensorrt-llm/engine-options.json"
+    assert env["MAX_SEQ_LEN"] == "8192"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "engine-options")
+    assert (mount["mountPath"], mount["readOnly"]) == ("/etc/tensorrt-llm", True)
+    assert volumes(result)["engine-options"]["configMap"]["name"] == config_map["metadata"]["name"]
+    annotations = result.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    changed = render({"server": {"engineOptions": {"enable_chunked_prefill": False}}})
+    changed_annotations = changed.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/engine-options"] != changed_annotations["checksum/engine-options"]
+
+
+def test_no_engine_options_no_file() -> None:
+    result = render({})
+    assert [
+        c for c in result.of_kind("ConfigMap") if "engine-options" in c["metadata"]["name"]
+    ] == []
+    assert "ENGINE_OPTIONS_FILE" not in env_of(server_container(result))
+    assert "engine-options" not in volumes(result)

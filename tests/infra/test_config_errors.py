@@ -34,6 +34,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "quota.gpus: must be >= 6",
     ),
     "quota short of CPU": ({"quota": {"cpu": "900m"}}, "quota.cpu: must hold 2 x 500m"),
+    "unknown engine option": (
+        {"server": {"engineOptions": {"enable_chunked_prefil": True}}},
+        "server.engineOptions: enable_chunked_prefil: not an option of TensorRT-LLM's LLM API "
+        "(did you mean enable_chunked_prefill?)",
+    ),
+    "engine option with a setting": (
+        {"server": {"engineOptions": {"max_num_tokens": 4096}}},
+        "server.engineOptions: max_num_tokens: set by server.maxNumTokens",
+    ),
     "quota short of pods": (
         {"quota": {"cpu": "4", "memory": "8Gi", "pods": 1}},
         "quota.pods: must be >= 2",

@@ -16,6 +16,7 @@ shutdown, and whether a disruption budget helps.
   "TENSOR_PARALLEL_SIZE" $v.tensorParallelSize
   "MAX_BATCH_SIZE" $v.server.maxBatchSize
   "MAX_NUM_TOKENS" $v.server.maxNumTokens
+  "MAX_SEQ_LEN" $v.server.maxSeqLen
   "MAX_CONCURRENT_REQUESTS" $v.server.maxConcurrentRequests
   "MAX_QUEUED_REQUESTS" $v.server.maxQueuedRequests
   "DRAIN_TIMEOUT_SECONDS" $v.server.drainTimeoutSeconds
@@ -25,6 +26,7 @@ shutdown, and whether a disruption budget helps.
 -}}
 {{- $numbers := dict
   "KV_CACHE_FREE_GPU_MEMORY_FRACTION" $v.server.kvCacheFreeGpuMemoryFraction
+  "ENGINE_STALL_SECONDS" $v.server.engineStallSeconds
   "TEMPERATURE" $v.requestDefaults.temperature
   "TOP_P" $v.requestDefaults.topP
   "SIMULATED_TTFT_MS" $v.simulated.ttftMs
@@ -40,6 +42,9 @@ shutdown, and whether a disruption budget helps.
   "LOG_FORMAT" $v.server.logFormat
   "HF_HOME" (printf "%s/huggingface" $cache)
 -}}
+{{- if $v.server.engineOptions -}}
+{{- $_ := set $strings "ENGINE_OPTIONS_FILE" (include "tensorrt-llm.engineOptions.file" .) -}}
+{{- end -}}
 {{- $env := dict -}}
 {{- range $name, $value := $ints -}}
 {{- if not (kindIs "invalid" $value) -}}
@@ -87,6 +92,11 @@ shutdown, and whether a disruption budget helps.
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* tensorrt-llm.engineOptions.file: where the server reads server.engineOptions (JSON, which is also YAML). */}}
+{{- define "tensorrt-llm.engineOptions.file" -}}
+/etc/tensorrt-llm/engine-options.json
 {{- end -}}
 
 {{/* tensorrt-llm.server.memory: tensorParallelSize x memoryPerRankGi + shm.sizeLimit (memory-backed, so it counts against the limit). */}}
