@@ -4,6 +4,8 @@
                not). Loading and draining are live; a model that failed to load or an
                engine that died after loading is not, since only a restart helps.
 /health/ready  the engine is loaded and we are not draining (readiness: route traffic).
+/health/generate  a one-token generation through the engine (deep check for a probe or
+               an alert), run at most once per HEALTH_GENERATE_INTERVAL_SECONDS.
 /health        the seed guide's body, with readiness's status code.
 /metrics       Prometheus text exposition.
 
@@ -34,6 +36,15 @@ class ReadyResponse(BaseModel):
     status: Phase
     model: str | None = None
     reason: str | None = None
+
+
+class GenerateCheckResponse(BaseModel):
+    status: Literal["ok", "failed"]
+    reason: str | None = None
+    # Seconds the checked generation took; absent when none ran (engine not ready).
+    latency_seconds: float | None = None
+    # True when this answer reuses a recent check instead of running a new one.
+    cached: bool = False
 
 
 class SeedHealthResponse(BaseModel):
@@ -85,6 +96,27 @@ async def ready(request: Request) -> JSONResponse:
         reason=runtime.failure,
     )
     return _probe_response(body, _ready_status(phase))
+
+
+@router.get(
+    "/health/generate",
+    response_model=GenerateCheckResponse,
+    responses={503: {"model": GenerateCheckResponse, "description": "No token generated."}},
+)
+async def generate_check(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
+    phase = runtime.phase
+    if phase != "ready":
+        reason = runtime.failure or f"engine is {phase}"
+        return _probe_response(GenerateCheckResponse(status="failed", reason=reason), 503)
+    result, cached = await runtime.generation_check.result()
+    body = GenerateCheckResponse(
+        status="ok" if result.ok else "failed",
+        reason=result.reason,
+        latency_seconds=round(result.latency_seconds, 6),
+        cached=cached,
+    )
+    return _probe_response(body, 200 if result.ok else 503)
 
 
 @router.get(

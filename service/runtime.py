@@ -19,6 +19,7 @@ from typing import Literal
 from service.admission import Admission
 from service.engines.base import Engine, EngineInfo
 from service.errors import APIError
+from service.generation_check import GenerationCheck
 from service.metric_names import REJECT_DRAINING, REJECT_NOT_READY
 from service.metrics import ServerMetrics
 from service.settings import Settings
@@ -37,6 +38,7 @@ class Runtime:
     engine: Engine
     metrics: ServerMetrics
     admission: Admission
+    generation_check: GenerationCheck
     # Read through `phase`, which also notices an engine that died after loading.
     _phase: Phase = "loading"
     # Why the phase is `failed`, for the probes' bodies.
@@ -56,7 +58,18 @@ class Runtime:
         admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests)
         metrics.track_admission(lambda: admission.running, lambda: admission.waiting)
         metrics.track_engine(engine.stalled_seconds)
-        return cls(settings=settings, engine=engine, metrics=metrics, admission=admission)
+        check = GenerationCheck(
+            engine,
+            interval_seconds=settings.health_generate_interval_seconds,
+            timeout_seconds=settings.health_generate_timeout_seconds,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            metrics=metrics,
+            admission=admission,
+            generation_check=check,
+        )
 
     @property
     def phase(self) -> Phase:

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
 
+    health_generate_interval_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="/health/generate runs a one-token generation at most this often; "
+        "callers in between get the last result.",
+    )
+    health_generate_timeout_seconds: float = Field(
+        30.0, gt=0, description="/health/generate fails if no token comes within this time."
+    )
+
     # --- simulated engine
     simulated_ttft_ms: float = Field(50.0, ge=0, description="Simulated time to first token.")
     simulated_itl_ms: float = Field(10.0, ge=0, description="Simulated time per further token.")
