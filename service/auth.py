@@ -19,9 +19,7 @@ from service.errors import APIError, error_response
 bearer_scheme = HTTPBearer(auto_error=False, description="One of the keys in API_KEYS.")
 
 # Kubernetes probes and Prometheus scrapes carry no key.
-OPEN_PATHS = frozenset(
-    {"/health", "/health/live", "/health/ready", "/health/generate", "/metrics"}
-)
+OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/health/generate", "/metrics"})
 
 _UNAUTHORIZED = APIError(
     401,
