@@ -17,7 +17,7 @@ from service.engines.base import (
     GenerationRequest,
 )
 from service.generation_check import GenerationCheck
-from tests.service.servers import fast_settings, wait_until
+from tests.servers import fast_settings, wait_until
 
 
 class ScriptedEngine(Engine):
