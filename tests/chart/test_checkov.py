@@ -7,16 +7,13 @@ the manifests are scanned as plain Kubernetes.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.chart.rendering import Rendered
-from tests.tools import CHECKOV_ENV, checkov_bin
+from tests.tools import run_checkov
 
 # Every finding the chart keeps, and where; the reasons live next to the templates
 # (templates/_checkov.tpl). Adding a skip there without adding it here fails the test.
@@ -33,31 +30,10 @@ ALLOWED_SKIPS = {
 
 @pytest.fixture(scope="module")
 def checkov_report(rendered: dict[str, Rendered], tmp_path_factory: pytest.TempPathFactory) -> Any:
-    binary = checkov_bin()
     manifests: Path = tmp_path_factory.mktemp("checkov")
     for name, result in rendered.items():
         (manifests / f"{name}.yaml").write_text(result.yaml_stream())
-    completed = subprocess.run(
-        [
-            binary,
-            "--skip-download",
-            "--framework",
-            "kubernetes",
-            "-d",
-            str(manifests),
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **CHECKOV_ENV},
-        check=False,
-    )
-    # checkov exits 1 when a check fails; the report says which, so read it either way.
-    assert completed.stdout, completed.stderr[-2000:]
-    report = json.loads(completed.stdout)
-    return report[0] if isinstance(report, list) else report
+    return run_checkov("kubernetes", "-d", str(manifests), timeout=240)
 
 
 def test_no_failed_checks(checkov_report: Any) -> None:

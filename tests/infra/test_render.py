@@ -25,7 +25,7 @@ from infra.stack import load_stack
 from infra.values import PLACEHOLDER_DIGEST, chart_values, offline_image_ref, render_stack
 from tests.chart.pod_security import violations
 from tests.infra.harness import STACKS
-from tests.tools import REPO_ROOT
+from tests.tools import REPO_ROOT, run_tool
 
 KUBE_VERSION = "1.31"
 
@@ -121,14 +121,7 @@ def test_built_images_get_a_placeholder_digest() -> None:
 
 
 def _cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.render", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tool([sys.executable, "-m", "infra.render", *args], cwd=cwd, timeout=120)
 
 
 def test_cli_writes_one_file_per_template(tmp_path: Path) -> None:

@@ -16,21 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import REPO_ROOT, free_port, shellcheck_bin
+from tests.tools import REPO_ROOT, complaints, free_port, run_tool, shellcheck_bin
 
 SHELL_SCRIPTS = [*sorted((REPO_ROOT / "scripts").glob("*.sh")), REPO_ROOT / ".ci" / "run"]
 DEMO_START_TIMEOUT_SECONDS = 120.0
 
 
 def test_shell_scripts_pass_shellcheck() -> None:
-    result = subprocess.run(
-        [shellcheck_bin(), *map(str, SHELL_SCRIPTS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout
+    report = complaints([shellcheck_bin(), *map(str, SHELL_SCRIPTS)], timeout=60)
+    assert report == "", report
 
 
 @pytest.mark.parametrize(
@@ -45,9 +39,7 @@ def test_ci_run_propagates_failures_and_rejects_an_empty_suite(
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO_ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
     (tmp_path / "scripts" / "test.sh").write_text(f"exit {test_status}\n")
-    result = subprocess.run(
-        ["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=30
-    )
+    result = run_tool(["bash", str(tmp_path / ".ci" / "run")], timeout=30)
     assert result.returncode == ci_status
     if message:
         assert message in result.stderr
