@@ -1,38 +1,26 @@
-"""Run the real Pulumi program (infra/__main__.py) under Pulumi's mocks.
+"""Run the real Pulumi program (infra/__main__.py) under Pulumi's mocks (infra.offline).
 
-The program is run the way the Pulumi language host runs it (runpy.run_path on the
-program directory, run_name __main__), with the project name read from Pulumi.yaml and
-the config given as the engine gives it: every value a string, objects as JSON, secret
-keys listed in the secret-key set. Stack files hold no decryptable secrets here, so
-a stack's secrets (the `secure:` ones it has, and the ones it requires that an operator
-sets with `pulumi config set --secret`) are fed as plain test values marked secret.
-
-A recording monitor keeps every RegisterResource request: type, name, parent,
-dependencies and inputs (secret inputs keep Pulumi's secret wrapper).
+Stack files hold no decryptable secrets here, so a stack's secrets are fed as plain
+test values marked secret; a built image gets MOCK_DIGEST, so tests can tell the
+digest the push returned from any placeholder.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import runpy
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-
+from infra import offline
 from infra.config import (
     ConfigError,
-    SecretValue,
     project_name,
     raw_from_stack_file,
     stack_file_section,
     stack_names,
 )
+from infra.offline import ProgramRun, Registration, engine_config
 from tests.tools import REPO_ROOT
 
 INFRA_DIR = REPO_ROOT / "infra"
@@ -48,167 +36,18 @@ TEST_SECRETS = {
 MOCK_DIGEST = "sha256:" + "ab" * 32
 
 
-@dataclass
-class Registration:
-    type: str
-    name: str
-    urn: str
-    parent: str
-    custom: bool
-    dependencies: list[str]
-    inputs: dict[str, Any]
-    aliases: list[tuple[str, str]]  # (former name, former parent URN)
-
-    def plain(self, key: str) -> Any:
-        """An input with Pulumi's secret wrappers removed."""
-        return unwrap(self.inputs.get(key))
-
-
-def unwrap(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
-        return unwrap(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo inputs as outputs, plus what providers compute that the program reads."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        outputs = dict(args.inputs)
-        if args.typ == "docker:index/image:Image":
-            repository = unwrap(args.inputs["imageName"]).rpartition(":")[0]
-            outputs["repoDigest"] = f"{repository}@{MOCK_DIGEST}"
-        if args.typ == "kubernetes:helm.sh/v3:Release":
-            outputs["status"] = {"status": "deployed", "name": args.inputs.get("name")}
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
-        return {}, None
-
-
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[Registration] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append(
-                Registration(
-                    type=request.type,
-                    name=request.name,
-                    urn=response.urn,
-                    parent=request.parent,
-                    custom=request.custom,
-                    dependencies=list(request.dependencies),
-                    inputs=rpc.deserialize_properties(request.object),
-                    aliases=[(a.spec.name, a.spec.parentUrn) for a in request.aliases],
-                )
-            )
-        return response
-
-
-@dataclass
-class ProgramRun:
-    config: Mapping[str, str]
-    secret_keys: list[str]
-    registrations: list[Registration] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    secret_outputs: set[str] = field(default_factory=set)
-    error: pulumi.RunError | None = None
-
-    def of_type(self, type_token: str) -> list[Registration]:
-        return [r for r in self.registrations if r.type == type_token]
-
-    def one(self, type_token: str, name: str) -> Registration:
-        found = [r for r in self.of_type(type_token) if r.name == name]
-        assert len(found) == 1, f"expected one {type_token} named {name}, got {self.names()}"
-        return found[0]
-
-    def names(self) -> list[tuple[str, str]]:
-        return sorted((r.type, r.name) for r in self.registrations)
-
-    def by_urn(self, urn: str) -> Registration:
-        return next(r for r in self.registrations if r.urn == urn)
-
-    def descendants(self, urn: str) -> Iterator[Registration]:
-        for r in self.registrations:
-            if r.parent == urn:
-                yield r
-                yield from self.descendants(r.urn)
-
-
-def engine_value(value: Any) -> str:
-    """A stack-file value as the engine hands it to the program."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value)
-
-
 def stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
     """(config, secret keys) for a stack file, secrets filled with TEST_SECRETS."""
-    raw, issues = raw_from_stack_file(stack_file_section(stack), PROJECT)
+    _, issues = raw_from_stack_file(stack_file_section(stack), PROJECT)
     assert not issues, [issue.line(PROJECT) for issue in issues]
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in raw.items():
-        full_key = f"{PROJECT}:{key}"
-        if isinstance(value, SecretValue):
-            config[full_key] = TEST_SECRETS[key]
-            secret_keys.append(full_key)
-        else:
-            config[full_key] = engine_value(value)
-    return config, secret_keys
+    return engine_config(stack, TEST_SECRETS)
 
 
 def run_program(
     config: Mapping[str, str], secret_keys: list[str] | None = None, stack: str = "test"
 ) -> ProgramRun:
     """Run infra/__main__.py once under mocks; the run records everything it did."""
-    run = ProgramRun(config=dict(config), secret_keys=list(secret_keys or []))
-    # Pulumi's test runner drives the program on the thread's current loop; an
-    # earlier asyncio.run() (any other test) leaves the thread with none.
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    mocks = RecordingMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(run.config, run.secret_keys)
-    exports: dict[str, pulumi.Output[Any]] = {}
-    real_export = pulumi.export
-
-    @pulumi.runtime.test
-    def program() -> Any:
-        pulumi.export = lambda name, value: exports.__setitem__(
-            name, pulumi.Output.from_input(value)
-        )
-        try:
-            runpy.run_path(str(INFRA_DIR), run_name="__main__")
-        except pulumi.RunError as error:
-            run.error = error
-            return None
-        finally:
-            pulumi.export = real_export
-
-        async def collect() -> None:
-            for name, output in exports.items():
-                run.outputs[name] = await output.future()
-                if await output.is_secret():
-                    run.secret_outputs.add(name)
-
-        return asyncio.ensure_future(collect())
-
-    program()
-    run.registrations = monitor.registrations
-    return run
+    return offline.run_program(config, secret_keys, stack, digest=MOCK_DIGEST)
 
 
 def dev_with(

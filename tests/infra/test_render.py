@@ -151,7 +151,7 @@ def test_cli_invalid_stack_is_one_line_naming_every_key(
     )
     # main() reads the repository root; point it at the temporary tree instead of
     # writing a stack file that other tests would discover.
-    monkeypatch.setattr(render, "load_stack", lambda stack: load_stack(stack, root))
+    monkeypatch.setattr(render, "load_stack", lambda stack, *_: load_stack(stack, root))
     assert render.main(["--stack", "bad"]) == 2
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0, err
