@@ -14,6 +14,7 @@ A failed probe's body says why in `reason`; healthy bodies have no `reason`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -25,6 +26,8 @@ from service.metrics import CONTENT_TYPE
 from service.runtime import Phase, Runtime
 
 router = APIRouter(tags=["operations"])
+
+_Route = Callable[[Request], Awaitable[JSONResponse]]
 
 
 class LiveResponse(BaseModel):
@@ -63,6 +66,13 @@ def _ready_status(phase: Phase) -> int:
     return 200 if phase == "ready" else 503
 
 
+def _probe(path: str, body: type[BaseModel], failing: str) -> Callable[[_Route], _Route]:
+    """A probe route: `body` when healthy (200) and, saying why, when not (503)."""
+    return router.get(
+        path, response_model=body, responses={503: {"model": body, "description": failing}}
+    )
+
+
 def _probe_response(body: BaseModel, status_code: int) -> JSONResponse:
     content = body.model_dump()
     if content.get("reason") is None:
@@ -70,11 +80,7 @@ def _probe_response(body: BaseModel, status_code: int) -> JSONResponse:
     return JSONResponse(content, status_code=status_code)
 
 
-@router.get(
-    "/health/live",
-    response_model=LiveResponse,
-    responses={503: {"model": LiveResponse, "description": "Model or engine failed."}},
-)
+@_probe("/health/live", LiveResponse, "Model or engine failed.")
 async def live(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     if runtime.phase == "failed":
@@ -82,11 +88,7 @@ async def live(request: Request) -> JSONResponse:
     return _probe_response(LiveResponse(), 200)
 
 
-@router.get(
-    "/health/ready",
-    response_model=ReadyResponse,
-    responses={503: {"model": ReadyResponse, "description": "Loading, draining or failed."}},
-)
+@_probe("/health/ready", ReadyResponse, "Loading, draining or failed.")
 async def ready(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     phase = runtime.phase
@@ -98,11 +100,7 @@ async def ready(request: Request) -> JSONResponse:
     return _probe_response(body, _ready_status(phase))
 
 
-@router.get(
-    "/health/generate",
-    response_model=GenerateCheckResponse,
-    responses={503: {"model": GenerateCheckResponse, "description": "No token generated."}},
-)
+@_probe("/health/generate", GenerateCheckResponse, "No token generated.")
 async def generate_check(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     phase = runtime.phase
@@ -119,11 +117,7 @@ async def generate_check(request: Request) -> JSONResponse:
     return _probe_response(body, 200 if result.ok else 503)
 
 
-@router.get(
-    "/health",
-    response_model=SeedHealthResponse,
-    responses={503: {"model": SeedHealthResponse, "description": "Not ready."}},
-)
+@_probe("/health", SeedHealthResponse, "Not ready.")
 async def health(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     phase = runtime.phase

@@ -3,17 +3,18 @@ an EventStream of encoded chunk events (the router turns either into HTTP).
 
 Both endpoints share everything but the shape of a choice: `_Reply` holds what every
 body and event of one response repeats (id, created, model), `_respond` streams or
-collects, and each endpoint only says how a sequence becomes a choice.
+collects, and each endpoint's `_Choices` only says how a sequence becomes a choice.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import to_json
@@ -108,7 +109,7 @@ class OpenAIServing:
             add_special_tokens=add_special_tokens,
         )
 
-    async def _start(
+    def _start(
         self,
         body: SamplingFields,
         prompts: Sequence[str],
@@ -124,42 +125,14 @@ class OpenAIServing:
         reply = _Reply(f"{id_prefix}-{request_id}", int(time.time()), self._runtime.model_name)
         return generation, reply
 
-    # --- /v1/completions
-
     async def create_completion(
         self, body: CompletionRequest, request_id: str
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
-        prompts = body.prompts
-        generation, reply = await self._start(
-            body, prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
+        generation, reply = self._start(
+            body, body.prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
         )
-
-        def echoed(index: int, text: str) -> str:
-            return prompts[index // body.n] + text if body.echo else text
-
-        def chunk_choice(index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
-            text = echoed(index, chunk.text) if first else chunk.text
-            if not text and chunk.finish_reason is None:
-                return None
-            return CompletionChoice(text=text, index=index, finish_reason=chunk.finish_reason)
-
-        def text_choice(index: int, text: str) -> BaseModel:
-            return CompletionChoice(text=text, index=index, finish_reason=None)
-
-        def final_choice(index: int, sequence: SequenceState) -> BaseModel:
-            text = echoed(index, "".join(sequence.text))
-            return CompletionChoice(text=text, index=index, finish_reason=sequence.finish_reason)
-
-        return await _respond(
-            generation,
-            body,
-            reply,
-            (CompletionResponse, chunk_choice, text_choice),
-            (CompletionResponse, final_choice),
-        )
-
-    # --- /v1/chat/completions
+        return await _respond(generation, body, reply, _CompletionChoices(body))
 
     async def create_chat_completion(
         self, body: ChatCompletionRequest, request_id: str
@@ -172,7 +145,7 @@ class OpenAIServing:
             prompt = await asyncio.to_thread(self._runtime.engine.apply_chat_template, messages)
         except EngineError as error:
             raise APIError(400, f"messages: {error}", param="messages") from None
-        generation, reply = await self._start(
+        generation, reply = self._start(
             body,
             [prompt],
             request_id,
@@ -182,50 +155,86 @@ class OpenAIServing:
             # The template wrote the special tokens (BOS) already.
             add_special_tokens=False,
         )
+        return await _respond(generation, body, reply, _ChatChoices())
 
-        def chunk_choice(index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
-            if not first and not chunk.text and chunk.finish_reason is None:
-                return None
-            delta = ChatDelta(
-                role="assistant" if first else None,
-                content=chunk.text if chunk.text or first else None,
-            )
-            return ChatChunkChoice(index=index, delta=delta, finish_reason=chunk.finish_reason)
 
-        def text_choice(index: int, text: str) -> BaseModel:
-            return ChatChunkChoice(index=index, delta=ChatDelta(content=text))
+class _Choices(abc.ABC):
+    """How an endpoint turns its sequences into choices: all it does not share."""
 
-        def final_choice(index: int, sequence: SequenceState) -> BaseModel:
-            message = ChatMessageOut(content="".join(sequence.text))
-            return ChatChoice(index=index, message=message, finish_reason=sequence.finish_reason)
+    chunk_envelope: ClassVar[type[CompletionResponse | ChatCompletionChunk]]
+    final_envelope: ClassVar[type[CompletionResponse | ChatCompletionResponse]]
 
-        return await _respond(
-            generation,
-            body,
-            reply,
-            (ChatCompletionChunk, chunk_choice, text_choice),
-            (ChatCompletionResponse, final_choice),
+    @abc.abstractmethod
+    def chunk(self, index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
+        """The choice of a streamed chunk, or None for a chunk with nothing to say."""
+
+    @abc.abstractmethod
+    def text(self, index: int, text: str) -> BaseModel:
+        """The choice of a mid-stream chunk that carries only text."""
+
+    @abc.abstractmethod
+    def final(self, index: int, sequence: SequenceState) -> BaseModel:
+        """The choice of a collected answer."""
+
+
+class _CompletionChoices(_Choices):
+    chunk_envelope = CompletionResponse
+    final_envelope = CompletionResponse
+
+    def __init__(self, body: CompletionRequest) -> None:
+        self._prompts = body.prompts
+        self._n = body.n
+        self._echo = body.echo
+
+    def _echoed(self, index: int, text: str) -> str:
+        return self._prompts[index // self._n] + text if self._echo else text
+
+    def chunk(self, index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
+        text = self._echoed(index, chunk.text) if first else chunk.text
+        if not text and chunk.finish_reason is None:
+            return None
+        return CompletionChoice(text=text, index=index, finish_reason=chunk.finish_reason)
+
+    def text(self, index: int, text: str) -> BaseModel:
+        return CompletionChoice(text=text, index=index, finish_reason=None)
+
+    def final(self, index: int, sequence: SequenceState) -> BaseModel:
+        text = self._echoed(index, "".join(sequence.text))
+        return CompletionChoice(text=text, index=index, finish_reason=sequence.finish_reason)
+
+
+class _ChatChoices(_Choices):
+    chunk_envelope = ChatCompletionChunk
+    final_envelope = ChatCompletionResponse
+
+    def chunk(self, index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
+        if not first and not chunk.text and chunk.finish_reason is None:
+            return None
+        delta = ChatDelta(
+            role="assistant" if first else None,
+            content=chunk.text if chunk.text or first else None,
         )
+        return ChatChunkChoice(index=index, delta=delta, finish_reason=chunk.finish_reason)
+
+    def text(self, index: int, text: str) -> BaseModel:
+        return ChatChunkChoice(index=index, delta=ChatDelta(content=text))
+
+    def final(self, index: int, sequence: SequenceState) -> BaseModel:
+        message = ChatMessageOut(content="".join(sequence.text))
+        return ChatChoice(index=index, message=message, finish_reason=sequence.finish_reason)
 
 
 async def _respond(
-    generation: Generation,
-    body: SamplingFields,
-    reply: _Reply,
-    streamed: tuple[type[CompletionResponse | ChatCompletionChunk], ChunkChoice, TextChoice],
-    collected: tuple[
-        type[CompletionResponse | ChatCompletionResponse],
-        Callable[[int, SequenceState], BaseModel],
-    ],
+    generation: Generation, body: SamplingFields, reply: _Reply, choices: _Choices
 ) -> BaseModel | EventStream:
     """Stream the generation as events, or run it to its end and answer one body."""
     if body.stream:
-        envelope, chunk_choice, text_choice = streamed
+        envelope = choices.chunk_envelope
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         await generation.start()
         events = _events(
             generation,
-            _ChunkEvents(reply, envelope, chunk_choice, text_choice),
+            _ChunkEvents(reply, envelope, choices.chunk, choices.text),
             (lambda: _event(reply.body(envelope, [], _usage(generation, body.n))))
             if include_usage
             else None,
@@ -233,9 +242,8 @@ async def _respond(
         return EventStream(events, generation.close)
     async with generation:
         await generation.collect()
-    final, final_choice = collected
-    choices = [final_choice(index, s) for index, s in enumerate(generation.sequences)]
-    return reply.body(final, choices, _usage(generation, body.n))
+    finals = [choices.final(index, s) for index, s in enumerate(generation.sequences)]
+    return reply.body(choices.final_envelope, finals, _usage(generation, body.n))
 
 
 def _usage(generation: Generation, n: int) -> Usage:
