@@ -83,17 +83,9 @@ class GpuDevicePluginArgs(UpstreamChartArgs):
 class GpuDevicePlugin(UpstreamChart):
     """NVIDIA device plugin DaemonSet (pinned chart) in its own privileged namespace."""
 
-    def __init__(
-        self, name: str, args: GpuDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            "tensorrt-llm:index:GpuDevicePlugin",
-            name,
-            DEVICE_PLUGIN_CHART,
-            args,
-            opts,
-            namespace_labels=pod_security_labels("privileged", "latest"),
-        )
+    TYPE = "tensorrt-llm:index:GpuDevicePlugin"
+    CHART = DEVICE_PLUGIN_CHART
+    NAMESPACE_LABELS = pod_security_labels("privileged", "latest")
 
     def namespace_objects(
         self, name: str, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions

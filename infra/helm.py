@@ -3,9 +3,8 @@ back from any release."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -32,32 +31,31 @@ class UpstreamChartArgs:
 
 
 class UpstreamChart(pulumi.ComponentResource):
-    """A component that installs one pinned upstream chart; subclasses name the chart.
+    """A component that installs one pinned upstream chart; subclasses declare which.
 
-    With `namespace_labels` it creates the namespace too (labelled, e.g. for Pod
-    Security); otherwise the namespace is the cluster's (monitoring, say).
+    With NAMESPACE_LABELS it creates the namespace too (labelled, e.g. for Pod
+    Security); without, the namespace is the cluster's (monitoring, say).
     """
+
+    TYPE: ClassVar[str]
+    CHART: ClassVar[PinnedChart]
+    NAMESPACE_LABELS: ClassVar[dict[str, str] | None] = None
 
     release_status: pulumi.Output[str]
 
     def __init__(
-        self,
-        type_token: str,
-        name: str,
-        chart: PinnedChart,
-        args: UpstreamChartArgs,
-        opts: pulumi.ResourceOptions | None,
-        *,
-        namespace_labels: dict[str, str] | None = None,
-        aliases: Sequence[pulumi.Alias] = (),
+        self, name: str, args: UpstreamChartArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(type_token, name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
+        chart = self.CHART
         child = pulumi.ResourceOptions(parent=self)
         namespace: pulumi.Input[str] = args.namespace
-        if namespace_labels is not None:
+        if self.NAMESPACE_LABELS is not None:
             created = k8s.core.v1.Namespace(
                 f"{name}-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=namespace_labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.namespace, labels=self.NAMESPACE_LABELS
+                ),
                 opts=child,
             )
             namespace = created.metadata.apply(lambda meta: meta.name)
@@ -73,7 +71,7 @@ class UpstreamChart(pulumi.ComponentResource):
                 namespace=namespace,
                 values=args.values,
             ),
-            opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases), depends_on=needs),
+            opts=pulumi.ResourceOptions(parent=self, aliases=self.aliases(), depends_on=needs),
         )
         self.release_status = release_status(release)
         self.register_outputs({"releaseStatus": self.release_status})
@@ -82,4 +80,8 @@ class UpstreamChart(pulumi.ComponentResource):
         self, name: str, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         """Objects the chart needs in its namespace before it installs (none here)."""
+        return []
+
+    def aliases(self) -> list[pulumi.Alias]:
+        """Former identities of the Release, so a move does not replace it (none here)."""
         return []

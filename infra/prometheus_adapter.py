@@ -57,14 +57,8 @@ class PrometheusAdapterArgs(UpstreamChartArgs):
 class PrometheusAdapter(UpstreamChart):
     """prometheus-adapter (pinned chart) serving the HPA's custom metric."""
 
-    def __init__(
-        self, name: str, args: PrometheusAdapterArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            "tensorrt-llm:index:PrometheusAdapter",
-            name,
-            PROMETHEUS_ADAPTER_CHART,
-            args,
-            opts,
-            aliases=[pulumi.Alias(name=_FORMER_NAME, parent=pulumi.create_urn(*_FORMER_PARENT))],
-        )
+    TYPE = "tensorrt-llm:index:PrometheusAdapter"
+    CHART = PROMETHEUS_ADAPTER_CHART
+
+    def aliases(self) -> list[pulumi.Alias]:
+        return [pulumi.Alias(name=_FORMER_NAME, parent=pulumi.create_urn(*_FORMER_PARENT))]
