@@ -47,7 +47,6 @@ def test_ci_run_propagates_failures_and_rejects_an_empty_suite(
 
 def test_setup_is_a_no_op_once_done() -> None:
     # scripts/test.sh ran it before pytest; a second run must not reinstall anything.
-    started = time.monotonic()
     result = subprocess.run(
         ["bash", str(REPO_ROOT / "scripts" / "setup.sh")],
         capture_output=True,
@@ -57,7 +56,6 @@ def test_setup_is_a_no_op_once_done() -> None:
     )
     assert "installing" not in result.stderr, result.stderr
     assert result.stderr.count("up to date") == 2, result.stderr
-    assert time.monotonic() - started < 10
 
 
 @dataclass
