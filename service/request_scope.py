@@ -41,6 +41,9 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # enough that one request cannot make the server buffer gigabytes. Checked against
 # Content-Length, which every HTTP client library sends for a JSON body.
 MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+# Bodies still arriving, all together: room for a few of the largest at once, and a
+# bound on what stalled uploads can hold.
+MAX_ARRIVING_BODY_BYTES = 4 * MAX_REQUEST_BODY_BYTES
 # Probes and scrapes every few seconds would drown the access log at INFO.
 _QUIET_PREFIXES = ("/health", "/metrics")
 
@@ -300,7 +303,9 @@ def _request_id(scope: Scope) -> str | None:
 
 
 class BodyLimitMiddleware:
-    """Refuses a body over MAX_REQUEST_BODY_BYTES with a 413 before the app reads it.
+    """Bounds request bodies: each to MAX_REQUEST_BODY_BYTES (413), and all of those
+    still arriving to MAX_ARRIVING_BODY_BYTES together (429), so clients that stall
+    uploads hold a bounded amount of memory however many connections they open.
 
     Inside the authentication middleware, so an unauthenticated client never gets
     its body read at all.
@@ -308,23 +313,56 @@ class BodyLimitMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Announced bytes of the bodies not yet fully received.
+        self._arriving = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _BODYLESS_METHODS:
             await self.app(scope, receive, send)
             return
         body_size = _content_length(scope)
-        if body_size is None:
-            # A chunked body has no length to check up front: read it here, capped.
-            raw = await _read_capped(receive)
-            body_size = MAX_REQUEST_BODY_BYTES + 1 if raw is None else len(raw)
-            receive = _replay(raw or b"", receive)
-        if body_size > MAX_REQUEST_BODY_BYTES:
-            message = f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
-            body = error_body(413, message, "request_too_large")
-            await JSONResponse(body, status_code=413)(scope, receive, send)
+        if body_size is None or body_size > MAX_REQUEST_BODY_BYTES:
+            # Too large, or chunked (no length to check up front): read here, capped.
+            raw = await _read_capped(receive) if body_size is None else None
+            if raw is None:
+                await _refuse(
+                    413,
+                    f"request body is larger than {MAX_REQUEST_BODY_BYTES} bytes",
+                    "request_too_large",
+                    scope,
+                    receive,
+                    send,
+                )
+                return
+            await self.app(scope, _replay(raw, receive), send)
             return
-        await self.app(scope, receive, send)
+        if self._arriving + body_size > MAX_ARRIVING_BODY_BYTES:
+            message = "the server is receiving too many request bodies; retry later"
+            await _refuse(429, message, "too_many_uploads", scope, receive, send)
+            return
+        self._arriving += body_size
+        reserved = body_size
+
+        async def receive_counted() -> Message:
+            nonlocal reserved
+            message = await receive()
+            if reserved and not message.get("more_body", False):
+                self._arriving -= reserved
+                reserved = 0
+            return message
+
+        try:
+            await self.app(scope, receive_counted, send)
+        finally:
+            self._arriving -= reserved
+
+
+async def _refuse(
+    status: int, message: str, code: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    headers = {"Retry-After": "1"} if status == 429 else None
+    response = JSONResponse(error_body(status, message, code), status_code=status, headers=headers)
+    await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

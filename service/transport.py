@@ -8,8 +8,9 @@ of a request that carries `Upgrade: h2c` (what `curl --http2` sends over plain H
 where llhttp stops at the headers and hands the app an empty body.
 
 What neither parser does, added here, each timer armed only while it can fire:
-- a connection cap, refused at accept with a 503 before any byte is read, so a flood
-  of idle sockets cannot exhaust file descriptors;
+- a connection cap, so a flood of sockets cannot exhaust file descriptors: at the cap
+  a new connection closes an idle one (keep-alive, or a head still arriving), and
+  only when every connection has a request in progress is it refused with a 503;
 - keep-alive for fresh connections too (uvicorn arms it only after a first response);
 - a deadline for the whole request head once its first byte arrives (slowloris), and
   one for the body once the head is in (a stalled upload holds no buffer forever);
@@ -84,7 +85,7 @@ class GuardedH11Protocol(H11Protocol):
     # --- connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if len(self.connections) >= self.limits.max_connections:
+        if len(self.connections) >= self.limits.max_connections and not self._evict_one_idle():
             self._refused = True
             self.transport = transport
             transport.write(_TOO_MANY_CONNECTIONS)
@@ -95,6 +96,23 @@ class GuardedH11Protocol(H11Protocol):
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
+
+    @property
+    def _idle(self) -> bool:
+        """No request of this connection is being answered (keep-alive, or still
+        sending its head): closing it loses nothing that was accepted."""
+        return not self._refused and (self.cycle is None or self.cycle.response_complete)
+
+    def _evict_one_idle(self) -> bool:
+        # At the cap, an idle connection makes room for the new one: a flood of idle
+        # or slow sockets then cannot lock out probes and real clients, and a client
+        # whose idle keep-alive connection closes simply opens another.
+        for connection in self.connections:
+            if isinstance(connection, GuardedH11Protocol) and connection._idle:
+                self.connections.discard(connection)
+                connection.transport.close()
+                return True
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()

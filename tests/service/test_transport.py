@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
+from service.request_scope import MAX_ARRIVING_BODY_BYTES, MAX_REQUEST_BODY_BYTES
 from service.transport import MAX_HEAD_BYTES
 from tests.servers import (
     ThreadServer,
@@ -157,20 +160,31 @@ def test_a_stalled_body_is_dropped_and_the_request_never_admitted() -> None:
         assert live.runtime.admission.in_flight == 0
 
 
-def test_connections_past_the_cap_are_refused_with_503() -> None:
+def test_at_the_cap_a_new_connection_closes_an_idle_one() -> None:
+    """Idle sockets (a flood of them, or a client's spare keep-alive ones) cannot lock
+    out a probe: at the cap the newcomer takes an idle connection's place."""
     with thread_server(fast_settings(max_connections=4)) as live, ExitStack() as held:
-        for _ in range(4):
-            held.enter_context(raw(live))
+        idle = [held.enter_context(raw(live)) for _ in range(4)]
         assert wait_until(lambda: len(live.server.server_state.connections) == 4)
+        with raw(live) as sock:
+            sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            assert status_of(read_until_closed(sock)) == 200
+        readable, _, _ = select.select(idle, [], [], READ_TIMEOUT)
+        assert len(readable) == 1
+        assert readable[0].recv(1) == b""  # closed by the server, without a word
+
+
+def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503() -> None:
+    settings = fast_settings(max_connections=2, simulated_itl_ms=50)
+    with thread_server(settings) as live, ExitStack() as held:
+        for _ in range(2):
+            sock = held.enter_context(raw(live))
+            sock.sendall(post("/generate", {"prompt": "x", "max_tokens": 200, "stream": True}))
+        assert wait_until(lambda: live.runtime.admission.running == 2)
         with raw(live) as refused:
             response = read_until_closed(refused)
         assert status_of(response) == 503
         assert b"too many connections" in response
-        held.close()
-        assert wait_until(lambda: not live.server.server_state.connections)
-        with raw(live) as sock:
-            sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-            assert status_of(read_until_closed(sock)) == 200
 
 
 def test_a_client_that_stops_reading_its_stream_loses_its_slot() -> None:
@@ -206,3 +220,31 @@ def test_h2c_upgrade_request_is_answered_over_http_1_1_with_its_body(live: Threa
             body += sock.recv(65536)
     assert status_of(head) == 200, body
     assert json.loads(body)["usage"]["completion_tokens"] == 3
+
+
+def test_stalled_uploads_hold_a_bounded_amount_and_the_next_is_refused(
+    live: ThreadServer,
+) -> None:
+    announce = (
+        b"POST /v1/completions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n{" % MAX_REQUEST_BODY_BYTES
+    )
+    fits = MAX_ARRIVING_BODY_BYTES // MAX_REQUEST_BODY_BYTES
+    with ExitStack() as held:
+        for _ in range(fits):
+            held.enter_context(raw(live)).sendall(announce)
+        time.sleep(SHORT)  # the stalled ones reach the server first
+        with raw(live) as sock:
+            sock.sendall(announce)
+            response = sock.recv(65536)
+        assert status_of(response) == 429
+        assert b"too_many_uploads" in response
+    # Once those clients leave, their share is free again.
+    assert wait_until(
+        lambda: (
+            httpx.post(
+                f"{live.base_url}/v1/completions", json={"prompt": "x", "max_tokens": 1}
+            ).status_code
+            == 200
+        )
+    )
