@@ -15,7 +15,11 @@ def _value(figure: Mapping[str, Any]) -> str:
     return f"{value:.3f} {figure['unit']}".strip()
 
 
-def render_markdown(document: Mapping[str, Any], gpu: Mapping[str, Any] | None) -> str:
+def render_markdown(
+    document: Mapping[str, Any],
+    gpu: Mapping[str, Any] | None,
+    hostile: Mapping[str, Any] | None = None,
+) -> str:
     m = document["machine"]
     lines = [
         "# Benchmark results",
@@ -110,7 +114,41 @@ def render_markdown(document: Mapping[str, Any], gpu: Mapping[str, Any] | None) 
             )
         lines.append("")
     lines += render_gpu(gpu)
+    lines += render_hostile(hostile)
     return "\n".join(lines) + "\n"
+
+
+def render_hostile(hostile: Mapping[str, Any] | None) -> list[str]:
+    lines = ["", "## Hostile and careless clients", ""]
+    if hostile is None:
+        return [
+            *lines,
+            "Not measured in this run: `benchmarks/hostile_results.json` is absent. Produce",
+            "it with `python -m benchmarks.hostile` (a few minutes, CPU only).",
+        ]
+    targets = hostile["targets"]
+    lines += [
+        f"Command: `{hostile['command'].strip()}`, started {hostile['started']}. One server",
+        "process (simulated engine, default limits; server env "
+        f"`{' '.join(f'{k}={v}' for k, v in hostile['server_env'].items())}`), one attack at a",
+        "time, /health/live probed on a fresh connection every 100 ms throughout. Targets:",
+        f"every abusive input answered in < {targets['answer_s']:g} s, RSS growth < "
+        f"{targets['rss_growth_mb']:g} MB, probes < {targets['probe_ms']:g} ms, no 5xx.",
+        "",
+        "| attack | statuses | slowest answer | RSS growth | worst probe | result | detail |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for attack in hostile["attacks"]:
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(attack["statuses"].items()))
+        answer = f"{attack['slowest_answer_s'] * 1000:.0f} ms" if attack["timed_answers"] else "-"
+        probe = f"{attack['worst_probe_ms']:.0f} ms"
+        if attack["probe_failures"]:
+            probe += f" ({attack['probe_failures']} failed)"
+        lines.append(
+            f"| {attack['name']} | {statuses} | {answer} | {attack['rss_growth_mb']:.1f} MB | "
+            f"{probe} | {'**pass**' if attack['passed'] else '**FAIL**'} | {attack['note']} |"
+        )
+    return lines
 
 
 def render_gpu(gpu: Mapping[str, Any] | None) -> list[str]:
