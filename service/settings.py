@@ -88,10 +88,22 @@ class Settings(BaseSettings):
 
     # --- admission and limits
     max_concurrent_requests: int = Field(
-        64, ge=1, description="Requests handed to the engine at once; set near its batch size."
+        64,
+        ge=1,
+        description="Sequences (prompts x n) handed to the engine at once; set near its "
+        "batch size.",
     )
     max_queued_requests: int = Field(
-        256, ge=0, description="Requests waiting for a slot; more are refused with 429."
+        256, ge=0, description="Sequences waiting for the engine; more are refused with 429."
+    )
+    max_sequences_per_request: int = Field(
+        64, ge=1, description="Sequences (prompts x n) one request may ask for."
+    )
+    max_prompts_per_request: int = Field(
+        16, ge=1, description="Prompts in one /v1/completions request."
+    )
+    max_messages_per_request: int = Field(
+        1024, ge=1, description="Messages in one /v1/chat/completions request."
     )
     api_keys: str = Field(
         "", repr=False, description="Comma-separated bearer keys; empty turns auth off."

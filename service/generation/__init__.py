@@ -12,8 +12,8 @@ or, for an answer collected whole, `async with generation: await generation.coll
 
 `start()` waits for every sequence's first chunk, so a prompt the engine refuses is
 a clean 400 even for streaming requests rather than an error inside a 200 stream.
-One request holds one admission slot however many sequences (n, prompt lists) it
-has. Readiness is checked before this, once per request, by serving
+A request's slot holds one admission place per sequence (prompts x n): fan-out
+queues as the single requests it stands for would. Readiness is checked before this, once per request, by serving
 (`Runtime.require_ready`): the request's model and limits are checked in between.
 """
 
@@ -56,7 +56,7 @@ class Generation:
         """Take an admission slot and start every sequence; raise the APIError that
         refuses the request (queue full, prompt too long, engine refusal)."""
         try:
-            self._slot = await self._runtime.admission.admit()
+            self._slot = await self._runtime.admission.admit(len(self._requests))
             engine = self._runtime.engine
             self._streams = MergedStreams(engine, self._requests, self.record.account)
             await self._streams.open()

@@ -24,11 +24,13 @@ from pydantic import (
 
 from service.engines.base import FinishReason
 
-# Limits that keep one request's cost bounded: sequences per request and stop strings
-# (OpenAI allows 4).
+# Limits of the wire format itself; the per-request limits an operator may change
+# (prompts, messages, sequences) are settings, checked in service.limits.
 MAX_N = 8
-MAX_PROMPTS = 16
+# OpenAI allows 4.
 MAX_STOP_STRINGS = 4
+# Names are echoed back in errors and logs: no megabyte-long model names.
+MAX_NAME_CHARS = 256
 # Engines take an unsigned 64-bit seed (torch.Generator, TensorRT-LLM's random_seed)
 # and n samples use seed .. seed + n - 1: below 2**63 every one of them fits.
 SEED_LIMIT = 2**63
@@ -87,7 +89,9 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: Text | None = Field(None, description="Must be the served model if given.")
+    model: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = Field(
+        None, description="Must be the served model if given."
+    )
     frequency_penalty: Penalty = None
     logit_bias: Annotated[dict[str, float] | None, _refused("logit_bias")] = Field(
         None, description="Not supported."
@@ -103,7 +107,7 @@ class SamplingFields(BaseModel):
     stream_options: StreamOptions | None = None
     temperature: Temperature = None
     top_p: TopP = None
-    user: Text | None = None
+    user: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
 
     @property
     def stop_list(self) -> list[str]:
@@ -113,7 +117,7 @@ class SamplingFields(BaseModel):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_PROMPTS)] = Field(
+    prompt: Text | Annotated[list[Text], Field(min_length=1)] = Field(
         description="A prompt or a list of prompts (token-id prompts are not supported)."
     )
     best_of: int | None = Field(None, description="Only equal to n (or unset).")
@@ -147,7 +151,7 @@ class ChatMessageIn(BaseModel):
     content: Text | list[TextContentPart] | None = Field(
         description="Text, or a list of text parts (images are not supported)."
     )
-    name: Text | None = None
+    name: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
 
     @property
     def text(self) -> str:

@@ -19,6 +19,7 @@ from typing import ClassVar, TypeVar
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from service import limits
 from service.engines.base import ChatMessage, EngineError, GenerationChunk, GenerationRequest
 from service.errors import APIError
 from service.generation import Generation, SequenceState
@@ -129,6 +130,7 @@ class OpenAIServing:
         self, body: CompletionRequest, request_id: str
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
+        limits.check_prompts(self._runtime.settings, len(body.prompts), body.n)
         generation, reply = self._start(
             body, body.prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
         )
@@ -138,6 +140,8 @@ class OpenAIServing:
         self, body: ChatCompletionRequest, request_id: str
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
+        limits.check_messages(self._runtime.settings, len(body.messages))
+        limits.check_sequences(self._runtime.settings, 1, body.n)
         messages = [ChatMessage(role=m.role, content=m.text) for m in body.messages]
         try:
             # Templates are Jinja run over the whole conversation: long chats would

@@ -80,3 +80,52 @@ async def test_wait_idle_returns_when_the_last_request_leaves() -> None:
     assert not idle.done()
     admission.release()
     await asyncio.wait_for(idle, 1)
+
+
+async def test_places_are_counted_in_sequences() -> None:
+    """Fan-out queues like the single requests it stands for, and shows as waiting."""
+    admission = Admission(max_running=8, max_waiting=10)
+    await admission.acquire(6)
+    assert admission.running == 6
+    second = asyncio.ensure_future(admission.acquire(4))  # 6 + 4 > 8: waits
+    await asyncio.sleep(0)
+    assert (admission.running, admission.waiting) == (6, 4)
+    third = asyncio.ensure_future(admission.acquire(2))  # would fit, but waits its turn
+    await asyncio.sleep(0)
+    assert (admission.running, admission.waiting) == (6, 6)
+    with pytest.raises(QueueFullError):
+        await admission.acquire(5)  # 6 waiting + 5 > 10
+    admission.release(6)
+    await asyncio.gather(second, third)
+    assert (admission.running, admission.waiting) == (6, 0)
+    admission.release(4)
+    admission.release(2)
+    assert admission.in_flight == 0
+
+
+async def test_a_request_larger_than_the_engine_runs_alone() -> None:
+    admission = Admission(max_running=4, max_waiting=8)
+    await admission.acquire(1)
+    big = asyncio.ensure_future(admission.acquire(100))
+    await asyncio.sleep(0)
+    assert admission.waiting == 4
+    admission.release(1)
+    await big
+    assert admission.running == 4
+    admission.release(100)
+    assert admission.in_flight == 0
+
+
+async def test_a_cancelled_fan_out_leaves_the_line_and_lets_others_in() -> None:
+    admission = Admission(max_running=4, max_waiting=8)
+    await admission.acquire(3)
+    big = asyncio.ensure_future(admission.acquire(4))
+    small = asyncio.ensure_future(admission.acquire(1))
+    await asyncio.sleep(0)
+    big.cancel()
+    await asyncio.gather(big, return_exceptions=True)
+    await small
+    assert (admission.running, admission.waiting) == (4, 0)
+    admission.release(3)
+    admission.release(1)
+    assert admission.in_flight == 0

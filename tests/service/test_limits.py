@@ -1,0 +1,89 @@
+"""Per-request limits are settings, refused with a 400 naming the field and the setting;
+admission counts sequences, so fan-out queues and shows in the waiting gauge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.openai_api.protocol import MAX_NAME_CHARS
+from tests.service.servers import fast_settings, thread_server, wait_until
+
+
+@pytest.fixture
+def strict() -> Iterator[TestClient]:
+    settings = fast_settings(
+        max_prompts_per_request=3, max_messages_per_request=4, max_sequences_per_request=6
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param", "setting"),
+    [
+        ("/v1/completions", {"prompt": ["a"] * 4}, "prompt", "MAX_PROMPTS_PER_REQUEST=3"),
+        ("/v1/completions", {"prompt": ["a"] * 2, "n": 4}, "n", "MAX_SEQUENCES_PER_REQUEST=6"),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}] * 5},
+            "messages",
+            "MAX_MESSAGES_PER_REQUEST=4",
+        ),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}], "n": 7},
+            "n",
+            "MAX_SEQUENCES_PER_REQUEST=6",
+        ),
+    ],
+)
+def test_over_a_limit_is_a_400_naming_the_field_and_the_setting(
+    strict: TestClient, path: str, body: dict[str, object], param: str, setting: str
+) -> None:
+    response = strict.post(path, json={**body, "max_tokens": 1})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param
+    assert error["code"] == "limit_exceeded"
+    assert setting in error["message"]
+
+
+def test_at_the_limits_requests_are_served(strict: TestClient) -> None:
+    response = strict.post("/v1/completions", json={"prompt": ["a"] * 3, "n": 2, "max_tokens": 1})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == 6
+
+
+def test_a_huge_model_name_is_refused_not_echoed(client: TestClient) -> None:
+    response = client.post("/v1/completions", json={"prompt": "x", "model": "m" * 5_000_000})
+    assert response.status_code == 400
+    assert len(response.content) < 1000
+    assert response.json()["error"]["param"] == "model"
+    assert str(MAX_NAME_CHARS) in response.json()["error"]["message"]
+
+
+def test_fan_out_queues_by_its_sequences_and_shows_as_waiting() -> None:
+    settings = fast_settings(max_concurrent_requests=8, max_queued_requests=8, simulated_itl_ms=20)
+    with thread_server(settings) as live, ThreadPoolExecutor(2) as pool:
+        url = f"{live.base_url}/v1/completions"
+        wide = {"prompt": ["a"] * 4, "n": 2, "max_tokens": 50}
+        first = pool.submit(httpx.post, url, json=wide, timeout=30)
+        assert wait_until(lambda: live.runtime.admission.running == 8)
+        second = pool.submit(httpx.post, url, json={**wide, "n": 1}, timeout=30)
+        assert wait_until(lambda: live.runtime.admission.waiting == 4)
+        scraped = httpx.get(f"{live.base_url}/metrics").text
+        assert "trtllm_requests_waiting 4.0" in scraped
+        # A third fan-out would overflow the queue of 8 sequences: refused at once.
+        refused = httpx.post(url, json={**wide, "prompt": ["a"] * 3}, timeout=30)
+        assert refused.status_code == 429
+        assert first.result().status_code == 200
+        assert second.result().status_code == 200
+        assert wait_until(lambda: live.runtime.admission.in_flight == 0)
