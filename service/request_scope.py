@@ -120,12 +120,13 @@ class JsonBodyRoute(APIRoute):
             try:
                 body = self._model.model_validate_json(raw)
             except ValidationError as error:
+                # pydantic's errors are final (FastAPI would only parse the body again,
+                # slowly for a huge hostile one) unless the body is JSON in another
+                # encoding than UTF-8, which only FastAPI's json.loads reads.
                 if not _is_json_syntax_error(error):
-                    # JSON that parsed: pydantic's errors are final, and FastAPI would
-                    # only parse the body again (slowly, for a huge hostile one).
                     raise RequestValidationError(_in_body(error)) from None
-                if _invalid_utf8(raw):
-                    raise self._unicode_error(raw) from None
+                if json.detect_encoding(raw) == "utf-8":
+                    raise self._syntax_error(raw, error) from None
         if body is None:
             await self._fastapi_app(scope, _replay(raw, receive), send)
             return
@@ -134,18 +135,22 @@ class JsonBodyRoute(APIRoute):
         )
         await response(scope, receive, send)
 
-    def _unicode_error(self, raw: bytes) -> Exception:
-        """An error naming the field that holds the bytes that are not UTF-8."""
-        # surrogateescape keeps each bad byte as a lone surrogate, which the models'
-        # text fields refuse with the field's name.
-        try:
-            parsed = json.loads(raw.decode("utf-8", "surrogateescape"))
-            self._model.model_validate(parsed)
-        except ValidationError as error:
-            return RequestValidationError(_in_body(error))
-        except ValueError:
-            pass
-        return APIError(400, "request body is not valid UTF-8", code="invalid_json")
+    def _syntax_error(self, raw: bytes, error: ValidationError) -> Exception:
+        """The error for UTF-8 that pydantic-core cannot parse. Text no engine can
+        encode (a lone surrogate escape, bytes that are not UTF-8) is named by its
+        field: Python's json reads those, keeping each bad byte as a lone surrogate
+        (surrogateescape), which the models' text fields refuse by name."""
+        invalid_utf8 = _invalid_utf8(raw)
+        if invalid_utf8 or b"\\u" in raw:
+            try:
+                self._model.model_validate(json.loads(raw.decode("utf-8", "surrogateescape")))
+            except ValidationError as named:
+                return RequestValidationError(_in_body(named))
+            except ValueError:
+                pass
+        if invalid_utf8:
+            return APIError(400, "request body is not valid UTF-8", code="invalid_json")
+        return RequestValidationError(_in_body(error))
 
 
 def _documents_only(call: object) -> bool:
@@ -157,13 +162,17 @@ def _is_json_syntax_error(error: ValidationError) -> bool:
 
 
 def _in_body(error: ValidationError) -> list[dict[str, Any]]:
-    return [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+    return [
+        {
+            **item,
+            "loc": ("body", *item["loc"]),
+            "msg": item["msg"].removeprefix("Invalid JSON: "),
+        }
+        for item in error.errors()
+    ]
 
 
 def _invalid_utf8(raw: bytes) -> bool:
-    """Bytes meant as UTF-8 that are not; other encodings (UTF-16) go to FastAPI."""
-    if json.detect_encoding(raw) != "utf-8":
-        return False
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
