@@ -13,8 +13,9 @@ or, for an answer collected whole, `async with generation: await generation.coll
 `start()` waits for every sequence's first chunk, so a prompt the engine refuses is
 a clean 400 even for streaming requests rather than an error inside a 200 stream.
 A request's slot holds one admission place per sequence (prompts x n): fan-out
-queues as the single requests it stands for would. Readiness is checked before this, once per request, by serving
-(`Runtime.require_ready`): the request's model and limits are checked in between.
+queues as the single requests it stands for would. Readiness is checked before
+this, once per request, by serving (`Runtime.require_ready`): the request's model
+and limits are checked in between.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.openai_api.protocol import MAX_NAME_CHARS
-from tests.service.servers import fast_settings, thread_server, wait_until
+from tests.servers import fast_settings, thread_server, wait_until
 
 
 @pytest.fixture
