@@ -19,6 +19,7 @@ import helm_python
 
 from infra.chart import render_chart
 from infra.config import ConfigIssue, StackConfig
+from infra.config.schema import ModelConfig
 from infra.image import parse_image_ref
 from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
 
@@ -108,10 +109,23 @@ def chart_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
         values["nodeSelector"] = dict(config.gpu.node_selector)
         values["tolerations"] = list(config.gpu.tolerations)
     for key, group in passthrough.items():
-        dumped = group.model_dump(by_alias=True, exclude_none=True)
+        dumped = group.model_dump(by_alias=True, exclude_none=True, exclude=_PROGRAM_ONLY.get(key))
         if dumped:
             values[key] = dumped
+    if config.model.kv_cache_dtype != "auto":
+        # The profile's KV-cache dtype reaches the engine as the LLM API option it is.
+        server = values.setdefault("server", {})
+        options = dict(server.get("engineOptions") or {})
+        options["kv_cache_config"] = {
+            **(options.get("kv_cache_config") or {}),
+            "dtype": config.model.kv_cache_dtype,
+        }
+        server["engineOptions"] = options
     return values
+
+
+# Fields of passed-through groups that the program checks and translates itself.
+_PROGRAM_ONLY = {"model": set(ModelConfig.PROFILE_KEYS)}
 
 
 def offline_image_ref(config: StackConfig) -> str:

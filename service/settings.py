@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         None,
         description="Hugging Face checkpoint directory or hub id (tensorrt-llm, transformers).",
     )
+    model_revision: str | None = Field(
+        None, description="Hub revision of MODEL_PATH (a commit hash pins it)."
+    )
     served_model_name: str | None = Field(
         None, description="Model name in the API (default: MODEL_PATH or the engine's own)."
     )

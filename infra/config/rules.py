@@ -10,6 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from infra.chart import chart_default
+from infra.config.hardware import (
+    GPU_PRODUCT_LABEL,
+    GPU_PRODUCTS,
+    QUANTIZATIONS,
+    WEIGHTS_SHARE,
+    fits,
+    smallest_fitting_tp,
+    weights_gib,
+)
 from infra.config.issues import ConfigIssue, show
 from infra.config.schema import ResourceList, StackConfig
 from infra.config.types import quantity_value
@@ -79,6 +88,7 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
         )
 
     issues += _capacity_rules(c)
+    issues += _profile_rules(c)
 
     if c.prometheus_adapter.enabled and not c.monitoring.enabled:
         bad(
@@ -150,5 +160,93 @@ def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
     if creates_claim and quantity_value(q.storage) < quantity_value(size):
         issues.append(
             ConfigIssue("quota.storage", f"must be >= modelCache.size ({size})", show(q.storage))
+        )
+    return issues
+
+
+def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
+    """The model profile against the engine, the checkpoint and the stack's GPUs."""
+    issues: list[ConfigIssue] = []
+    model = c.model
+    quantization = QUANTIZATIONS[model.quantization]
+    quantized = quantization.name != "none"
+
+    if quantized and c.engine != "tensorrt-llm":
+        issues.append(
+            ConfigIssue("model.quantization", "needs engine tensorrt-llm", show(model.quantization))
+        )
+    if quantized and not model.pre_quantized:
+        issues.append(
+            ConfigIssue(
+                "model.preQuantized",
+                f"must be true with model.quantization {quantization.name}: TensorRT-LLM's "
+                "PyTorch backend loads ModelOpt-quantized checkpoints (e.g. nvidia/*-FP8) "
+                "and does not quantize weights on load",
+                show(model.pre_quantized),
+            )
+        )
+    if quantized and model.parameters_billions is None:
+        issues.append(
+            ConfigIssue(
+                "model.parametersBillions",
+                "required with a quantization, for the GPU memory-fit check",
+                None,
+            )
+        )
+    engine_kv = ((c.server.engine_options or {}).get("kv_cache_config") or {}).get("dtype")
+    if model.kv_cache_dtype != "auto" and engine_kv is not None:
+        issues.append(
+            ConfigIssue(
+                "model.kvCacheDtype",
+                "set it here or in server.engineOptions.kv_cache_config.dtype, not both",
+                show(model.kv_cache_dtype),
+            )
+        )
+
+    if not c.gpu.enabled or (not quantized and model.parameters_billions is None):
+        return issues
+    label = c.gpu.node_selector.get(GPU_PRODUCT_LABEL)
+    product = GPU_PRODUCTS.get(label or "")
+    if product is None:
+        issues.append(
+            ConfigIssue(
+                f"gpu.nodeSelector.{GPU_PRODUCT_LABEL}",
+                "must name a GPU product the profile check knows ("
+                + ", ".join(GPU_PRODUCTS)
+                + ") when the model sets a quantization or parametersBillions",
+                show(label),
+            )
+        )
+        return issues
+    if product.architecture not in quantization.architectures:
+        needs = " or ".join(sorted(quantization.architectures))
+        issues.append(
+            ConfigIssue(
+                "model.quantization",
+                f"{quantization.name} needs {needs} GPUs; gpu.nodeSelector selects "
+                f"{product.label} ({product.architecture})",
+                show(quantization.name),
+            )
+        )
+    billions = model.parameters_billions
+    tp = c.tensor_parallel_size
+    if billions is not None and not fits(billions, quantization.name, product, tp):
+        weights = weights_gib(billions, quantization.name)
+        smallest = smallest_fitting_tp(billions, quantization.name, product, c.gpu.gpus_per_node)
+        where = (
+            f"needs tensorParallelSize >= {smallest}"
+            if smallest is not None
+            else f"does not fit in one node's {c.gpu.gpus_per_node} GPUs: use a smaller "
+            "quantization or a larger GPU"
+        )
+        issues.append(
+            ConfigIssue(
+                "tensorParallelSize",
+                f"{where}: {billions:g}B parameters at {quantization.name} are "
+                f"{weights:.0f} GiB of weights, and weights may take "
+                f"{WEIGHTS_SHARE:.0%} of each {product.label}'s {product.memory_gib:g} GiB "
+                "(the rest is runtime and KV cache)",
+                show(tp),
+            )
         )
     return issues

@@ -23,12 +23,13 @@ own default in place; the chart owns those facts (infra/charts/tensorrt-llm/valu
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from infra.chart import chart_default
+from infra.config.hardware import KV_CACHE_DTYPES, QUANTIZATIONS
 from infra.config.types import (
     Cidr,
     DnsLabel,
@@ -39,6 +40,9 @@ from infra.config.types import (
     SecretValue,
     TensorParallelSize,
 )
+
+Quantization = Literal[tuple(QUANTIZATIONS)]  # type: ignore[valid-type]
+KvCacheDtype = Literal[tuple(KV_CACHE_DTYPES)]  # type: ignore[valid-type]
 
 # Config keys whose values are secrets: set with `pulumi config set --secret KEY`.
 SECRET_KEYS = ("registryPassword", "hfToken", "apiKeys")
@@ -69,6 +73,36 @@ class ModelConfig(Group):
     )
     trust_remote_code: bool | None = Field(
         None, description="Run modelling code shipped with the model repository."
+    )
+    revision: str | None = Field(
+        None,
+        description="Hub revision to serve (pin a commit hash: the cache fill Job is named "
+        "after path + revision).",
+    )
+    # The profile: checked against the GPU at preview (infra.config.hardware).
+    quantization: Quantization = Field(
+        "none",
+        description="Weight quantization of the checkpoint; checked against the GPU "
+        "(README: Model profiles).",
+    )
+    pre_quantized: bool = Field(
+        False,
+        description="The checkpoint is already quantized (ModelOpt format, e.g. "
+        "nvidia/*-FP8); required for any quantization but none.",
+    )
+    kv_cache_dtype: KvCacheDtype = Field(
+        "auto", description="KV-cache dtype: auto (the checkpoint's) or fp8."
+    )
+    parameters_billions: float | None = Field(
+        None,
+        gt=0,
+        description="Parameters of the model in billions, for the GPU memory-fit check "
+        "(required with a quantization).",
+    )
+
+    # Keys of the profile that the program checks and translates; the rest are the chart's.
+    PROFILE_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"quantization", "pre_quantized", "kv_cache_dtype", "parameters_billions"}
     )
 
 

@@ -56,7 +56,17 @@ def dev_with(
     plain: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The dev stack's engine config with top-level keys replaced (None removes)."""
-    config, secret_keys = stack_config("dev")
+    return stack_with("dev", changes, secrets, plain)
+
+
+def stack_with(
+    stack: str,
+    changes: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    plain: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """A stack's engine config with top-level keys replaced (None removes)."""
+    config, secret_keys = stack_config(stack)
     for key, value in changes.items():
         full_key = f"{PROJECT}:{key}"
         if value is None:
