@@ -8,9 +8,9 @@ OpenAI request into a `GenerationRequest`, iterates `Engine.stream()` and turns 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FinishReason = Literal["stop", "length", "abort"]
 
@@ -40,6 +40,28 @@ class ChatMessage:
     content: str
 
 
+# Request fields beyond prompt, max_tokens, temperature, top_p, stop and seed that an
+# engine may honour (OpenAI / vLLM names). An engine lists the ones it honours in
+# EngineInfo.optional_parameters; the server refuses a request that sets any other.
+OPTIONAL_PARAMETERS = (
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "stop_token_ids",
+    "response_format",
+)
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """Constrained output: any JSON object, or JSON matching `schema`."""
+
+    type: Literal["json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One sequence to generate. `n > 1` is fanned out by the serving layer."""
@@ -54,6 +76,14 @@ class GenerationRequest:
     # False for prompts a chat template rendered: the template writes the special
     # tokens (BOS) itself, so the tokenizer must not add them again (as trtllm-serve).
     add_special_tokens: bool = True
+    # OPTIONAL_PARAMETERS; None (or empty) leaves the engine's default.
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    stop_token_ids: Sequence[int] = ()
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,8 @@ class EngineInfo:
     model_name: str
     max_context_tokens: int | None = None
     supports_seed: bool = True
+    # The OPTIONAL_PARAMETERS this engine honours.
+    optional_parameters: frozenset[str] = frozenset()
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from service.engine_options import engine_option_problems
 from service.engines.base import (
+    OPTIONAL_PARAMETERS,
     ChatMessage,
     Engine,
     EngineError,
@@ -33,6 +34,7 @@ from service.engines.base import (
     GenerationRequest,
     InvalidRequestError,
     PromptTooLongError,
+    ResponseFormat,
 )
 from service.engines.stopping import held_back
 
@@ -50,6 +52,15 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 # What the worker says when a prompt does not fit (base_worker.py `_deduce_max_tokens`,
 # llm.py `_check_arguments`): these per-request errors mean "prompt too long".
 _CONTEXT_ERROR_MARKERS = ("default_max_tokens", "max_seq_len", "max_num_tokens")
+
+# GenerationRequest fields that SamplingParams takes under the same name.
+_SAMPLING_PASSTHROUGH = (
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
 
 # The PyTorch backend's TorchSampler draws from one generator seeded once for the
 # whole executor, so SamplingParams.seed changes nothing (docs/tensorrt-llm-api.md).
@@ -105,6 +116,7 @@ class TensorRTLLMEngine(Engine):
         self._engine_options = dict(engine_options or {})
         self._llm: Any = None
         self._sampling_params_cls: Any = None
+        self._guided_params_cls: Any = None
         self._prompt_limit: int | None = None
         self._progress = ProgressWatch(stall_seconds)
 
@@ -141,6 +153,9 @@ class TensorRTLLMEngine(Engine):
                 checkpoint_max_seq_len, self._model, self._trust_remote_code
             )
         llm, sampling_params_cls, version = await asyncio.to_thread(self._construct)
+        from tensorrt_llm.sampling_params import GuidedDecodingParams
+
+        self._guided_params_cls = GuidedDecodingParams
         if llm.tokenizer is None:
             await asyncio.to_thread(llm.shutdown)
             raise EngineError(f"model {self._model!r} has no tokenizer TensorRT-LLM can load")
@@ -161,8 +176,17 @@ class TensorRTLLMEngine(Engine):
             model_name=self._model,
             max_context_tokens=getattr(llm.args, "max_seq_len", None) or self._prompt_limit,
             supports_seed=False,
+            optional_parameters=self._optional_parameters(),
             extra={"tensorrt_llm_version": version},
         )
+
+    def _optional_parameters(self) -> frozenset[str]:
+        # SamplingParams has a field for each; response_format needs the guided decoding
+        # backend, which LLM() only builds when engine options name one.
+        honoured = set(OPTIONAL_PARAMETERS)
+        if not self._engine_options.get("guided_decoding_backend"):
+            honoured.discard("response_format")
+        return frozenset(honoured)
 
     def _construct(self) -> tuple[Any, Any, str]:
         # Imported here, not at module import: tensorrt_llm exists only in the GPU image
@@ -239,11 +263,26 @@ class TensorRTLLMEngine(Engine):
             kwargs["top_p"] = request.top_p
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        # Same names in SamplingParams; None keeps the runtime's default.
+        for name in _SAMPLING_PASSTHROUGH:
+            if getattr(request, name) is not None:
+                kwargs[name] = getattr(request, name)
+        if request.stop_token_ids:
+            kwargs["stop_token_ids"] = list(request.stop_token_ids)
+        if request.response_format is not None:
+            kwargs["guided_decoding"] = self._guided_decoding(request.response_format)
         try:
             return self._sampling_params_cls(**kwargs)
         except ValueError as exc:
             message = f"TensorRT-LLM rejected the sampling parameters: {exc}"
             raise InvalidRequestError(message) from exc
+
+    def _guided_decoding(self, response_format: ResponseFormat) -> Any:
+        # trtllm-serve's mapping (serve/openai_protocol.py): json_object -> any JSON,
+        # json_schema -> JSON matching the schema.
+        if response_format.type == "json_object":
+            return self._guided_params_cls(json_object=True)
+        return self._guided_params_cls(json=dict(response_format.schema or {}))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         llm = self._require_llm()

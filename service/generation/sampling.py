@@ -6,7 +6,8 @@ The one place where a field a client left out takes its value from the settings
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from service.engines.base import GenerationRequest
 from service.errors import APIError
@@ -39,6 +40,7 @@ def engine_requests(
     stop: Sequence[str] = (),
     seed: int | None = None,
     add_special_tokens: bool = True,
+    optional: Mapping[str, Any] | None = None,
 ) -> list[GenerationRequest]:
     """One engine request per prompt and sample (prompts x n), defaults filled in.
 
@@ -50,6 +52,10 @@ def engine_requests(
     info = runtime.info
     if seed is not None and info is not None and not info.supports_seed:
         raise APIError(400, "seed: not supported by this engine", param="seed")
+    optional = dict(optional or {})
+    honoured = info.optional_parameters if info is not None else frozenset()
+    for name in sorted(set(optional) - honoured):
+        raise APIError(400, f"{name}: not supported by this engine", param=name)
     temperature = temperature if temperature is not None else settings.temperature
     top_p = top_p if top_p is not None else settings.top_p
     total = len(prompts) * n
@@ -64,6 +70,7 @@ def engine_requests(
             # n samples of one prompt must differ even with a seed.
             seed=None if seed is None else seed + index % n,
             add_special_tokens=add_special_tokens,
+            **optional,
         )
         for index in range(total)
     ]

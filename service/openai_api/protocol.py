@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.engines.base import FinishReason
+from service.engines.base import FinishReason, ResponseFormat
 
 # Limits of the wire format itself; the per-request limits an operator may change
 # (prompts, messages, sequences) are settings, checked in service.limits.
@@ -75,9 +75,8 @@ def _refused(what: str, allowed: Callable[[Any], bool] = _unset) -> AfterValidat
 MaxTokens = Annotated[int | None, Field(ge=1, description="Default: the server's MAX_TOKENS.")]
 Temperature = Annotated[float | None, Field(ge=0, le=2, description="Default: TEMPERATURE.")]
 TopP = Annotated[float | None, Field(gt=0, le=1, description="Default: TOP_P.")]
-Penalty = Annotated[
-    float | None, _refused("a non-zero penalty"), Field(description="Only 0 is supported.")
-]
+Penalty = Annotated[float | None, Field(ge=-2, le=2, description="OpenAI's range, -2 to 2.")]
+MAX_STOP_TOKEN_IDS = 16
 
 
 class StreamOptions(BaseModel):
@@ -108,6 +107,30 @@ class SamplingFields(BaseModel):
     temperature: Temperature = None
     top_p: TopP = None
     user: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
+    # --- extensions (vLLM's names); refused with a 400 by engines that cannot honour them
+    top_k: int | None = Field(None, ge=-1, description="Sample from the k likeliest (-1, 0: all).")
+    min_p: float | None = Field(None, ge=0, le=1, description="Drop tokens below min_p x the top.")
+    repetition_penalty: float | None = Field(
+        None, gt=0, le=2, description="Above 1 discourages repeating tokens."
+    )
+    stop_token_ids: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, max_length=MAX_STOP_TOKEN_IDS, description="Token ids that end generation."
+    )
+
+    def optional_parameters(self) -> dict[str, Any]:
+        """The engine-dependent fields this request sets to something other than their
+        neutral value (0 penalties, top_k 0 or -1...), which then must be honoured."""
+        neutral: dict[str, tuple[Any, ...]] = {
+            "top_k": (None, 0, -1),
+            "min_p": (None, 0),
+            "repetition_penalty": (None, 1),
+            "presence_penalty": (None, 0),
+            "frequency_penalty": (None, 0),
+            "stop_token_ids": (None,),
+        }
+        values = {name: getattr(self, name) for name in neutral}
+        values["stop_token_ids"] = tuple(self.stop_token_ids) if self.stop_token_ids else None
+        return {k: v for k, v in values.items() if v not in neutral[k]}
 
     @property
     def stop_list(self) -> list[str]:
@@ -162,8 +185,28 @@ class ChatMessageIn(BaseModel):
         return "".join(part.text for part in self.content)
 
 
-def _text_format(value: dict[str, Any] | None) -> bool:
-    return value is None or value.get("type") == "text"
+class JsonSchemaIn(BaseModel):
+    name: Text = Field(max_length=64)
+    description: Text | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormatIn(BaseModel):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaIn | None = None
+
+    @model_validator(mode="after")
+    def _schema_with_its_type(self) -> ResponseFormatIn:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise ValueError("json_schema is required with type json_schema, and only then")
+        return self
+
+    def engine_format(self) -> ResponseFormat | None:
+        if self.type == "text":
+            return None
+        schema = self.json_schema.schema_ if self.json_schema is not None else None
+        return ResponseFormat(type=self.type, schema=schema)
 
 
 class ChatCompletionRequest(SamplingFields):
@@ -175,9 +218,9 @@ class ChatCompletionRequest(SamplingFields):
         None, description="Not supported."
     )
     max_completion_tokens: int | None = Field(None, ge=1, description="Newer name of max_tokens.")
-    response_format: Annotated[
-        dict[str, Any] | None, _refused("this response_format", _text_format)
-    ] = Field(None, description="Only {'type': 'text'}.")
+    response_format: ResponseFormatIn | None = Field(
+        None, description="text, json_object, or json_schema (guided decoding)."
+    )
     tools: Annotated[list[dict[str, Any]] | None, _refused("tools")] = Field(
         None, description="Not supported."
     )
@@ -188,6 +231,13 @@ class ChatCompletionRequest(SamplingFields):
     @property
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def optional_parameters(self) -> dict[str, Any]:
+        optional = super().optional_parameters()
+        engine_format = self.response_format.engine_format() if self.response_format else None
+        if engine_format is not None:
+            optional["response_format"] = engine_format
+        return optional
 
 
 # --- responses

@@ -108,6 +108,7 @@ class OpenAIServing:
             stop=body.stop_list,
             seed=body.seed,
             add_special_tokens=add_special_tokens,
+            optional=body.optional_parameters(),
         )
 
     def _start(

@@ -188,6 +188,27 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
     assert [m["id"] for m in body["data"]] == ["simulated"]
 
 
+def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClient) -> None:
+    """Clients often send the defaults; only a value that changes sampling needs support."""
+    body = {
+        "prompt": "x",
+        "max_tokens": 2,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "repetition_penalty": 1,
+        "top_k": -1,
+        "min_p": 0,
+        "stop_token_ids": [],
+    }
+    assert client.post("/v1/completions", json=body).status_code == 200
+    chat = {
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 2,
+        "response_format": {"type": "text"},
+    }
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("path", "body", "param"),
     [
@@ -201,6 +222,27 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
         ("/v1/completions", {"prompt": "x", "logprobs": 2}, "logprobs"),
         ("/v1/completions", {"prompt": "x", "best_of": 3}, None),
         ("/v1/completions", {"prompt": "x", "presence_penalty": 1}, "presence_penalty"),
+        ("/v1/completions", {"prompt": "x", "presence_penalty": 3}, "presence_penalty"),
+        ("/v1/completions", {"prompt": "x", "top_k": 5}, "top_k"),
+        ("/v1/completions", {"prompt": "x", "min_p": 0.1}, "min_p"),
+        ("/v1/completions", {"prompt": "x", "repetition_penalty": 1.2}, "repetition_penalty"),
+        ("/v1/completions", {"prompt": "x", "stop_token_ids": [2]}, "stop_token_ids"),
+        (
+            "/v1/chat/completions",
+            {
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "json_object"},
+            },
+            "response_format",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "json_schema"},
+            },
+            "response_format",
+        ),
         ("/v1/completions", {"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ("/v1/completions", {}, "prompt"),
         ("/v1/completions", {"prompt": "x", "max_tokens": 100000}, "max_tokens"),

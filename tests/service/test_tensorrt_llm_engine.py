@@ -1197,3 +1197,91 @@ def test_a_bad_engine_options_file_is_a_one_line_config_error(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("invalid setting: ENGINE_OPTIONS_FILE"), lines
     assert message in lines[0]
+
+
+# --- sampling extensions and response_format ------------------------------------------
+
+
+async def test_sampling_extensions_reach_sampling_params(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    info = await engine.load()
+    assert "top_k" in info.optional_parameters
+    assert "response_format" not in info.optional_parameters  # no guided decoding backend
+    params = engine.sampling_params(
+        request(
+            top_k=5,
+            min_p=0.05,
+            repetition_penalty=1.1,
+            presence_penalty=0.5,
+            frequency_penalty=-0.5,
+            stop_token_ids=(7,),
+        )
+    )
+    assert (params.top_k, params.min_p, params.repetition_penalty) == (5, 0.05, 1.1)
+    assert (params.presence_penalty, params.frequency_penalty) == (0.5, -0.5)
+    assert params.stop_token_ids == [7]
+    plain = engine.sampling_params(request())
+    assert (plain.top_k, plain.repetition_penalty, plain.stop_token_ids) == (None, None, None)
+    await engine.shutdown()
+
+
+async def test_a_stop_token_id_ends_the_stream_without_the_token(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    fox = engine._llm.tokenizer.tokenizer.convert_tokens_to_ids("fox")
+    chunks = await collect(engine, request(stop_token_ids=(fox,)))
+    assert "".join(c.text for c in chunks).split() == ["the", "quick", "brown"]
+    assert chunks[-1].finish_reason == "stop"
+    await engine.shutdown()
+
+
+def test_response_format_becomes_guided_decoding_when_a_backend_is_set(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.servers import fast_settings, wait_until
+
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    engine = engine_for(model_dir, engine_options={"guided_decoding_backend": "xgrammar"})
+    app = create_app(fast_settings(), engine)
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        messages = [{"role": "user", "content": "hi"}]
+        for response_format, expected in [
+            ({"type": "json_object"}, fake.sampling_params.GuidedDecodingParams(json_object=True)),
+            (
+                {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}},
+                fake.sampling_params.GuidedDecodingParams(json=schema),
+            ),
+        ]:
+            body = {"messages": messages, "max_tokens": 2, "response_format": response_format}
+            response = client.post("/v1/chat/completions", json=body)
+            assert response.status_code == 200, response.text
+            call = engine._llm.generate_calls[-1]
+            assert call["sampling_params"].guided_decoding == expected
+        assert engine._llm.init_kwargs["guided_decoding_backend"] == "xgrammar"
+
+
+def test_response_format_without_a_guided_backend_is_a_400(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = {
+            "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"},
+        }
+        response = client.post("/v1/chat/completions", json=body)
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "response_format"
+        assert app.state.runtime.engine._llm.generate_calls == []

@@ -11,6 +11,22 @@ from typing import Any
 
 
 @dataclass(slots=True, kw_only=True)
+class GuidedDecodingParams:
+    """Only one guide may be set (upstream's _validate)."""
+
+    json: str | dict[str, Any] | None = None
+    regex: str | None = None
+    grammar: str | None = None
+    json_object: bool = False
+    structural_tag: str | None = None
+
+    def _validate(self) -> None:
+        guides = sum(bool(getattr(self, name)) for name in self.__slots__)
+        if guides > 1:
+            raise ValueError(f"Only one guide can be used for a request, but got {guides}.")
+
+
+@dataclass(slots=True, kw_only=True)
 class SamplingParams:
     end_id: int | None = None
     pad_id: int | None = None
@@ -118,9 +134,10 @@ class SamplingParams:
         ]
 
     def _get_stop_reasons_and_words(self) -> list[tuple[str | int, list[int]]]:
-        """(stop string or token id, its token ids), strings first, as upstream."""
-        reasons: list[tuple[str | int, list[int]]] = []
+        """(stop token id or stop string, its token ids): token ids first, as upstream."""
+        reasons: list[tuple[str | int, list[int]]] = [
+            (token, [token]) for token in self.stop_token_ids or ()
+        ]
         if self._stop_word_ids is not None:
             reasons += list(zip(self._stop_strings(), self._stop_word_ids, strict=True))
-        reasons += [(token, [token]) for token in self.stop_token_ids or ()]
         return reasons
