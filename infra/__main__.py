@@ -36,7 +36,7 @@ release = ServerRelease(
     ServerReleaseArgs(
         release_name=config.release_name,
         namespace=namespace.name,
-        values=image.image_ref.apply(lambda ref: chart_values(config, ref)),
+        values=chart_values(config, image.image_ref),
         timeout_seconds=release_timeout_seconds(config),
     ),
     opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin]),

@@ -9,6 +9,7 @@ changes, and renders the chart offline with the real Helm engine (helm-python-sd
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -53,6 +54,20 @@ def chart_path_for_helm() -> str:
     free of spurious diffs between checkouts in different directories (laptop vs CI).
     """
     return os.path.relpath(CHART_DIR, Path.cwd())
+
+
+def chart_digest(chart_dir: Path = CHART_DIR) -> str:
+    """sha256 over the chart's files (paths and contents).
+
+    pulumi-kubernetes diffs a Release by its inputs and reads a local chart only for its
+    version, so an edit to a template alone would be neither previewed nor applied; the
+    Release carries this digest among its inputs so that it is.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in chart_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(chart_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def selector_labels(release_name: str) -> dict[str, str]:

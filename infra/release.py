@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.chart import chart_path_for_helm
+from infra.chart import chart_digest, chart_path_for_helm
 from infra.config import StackConfig
 from infra.helm import release_status
 
@@ -53,6 +53,8 @@ class ServerRelease(pulumi.ComponentResource):
                 chart=chart_path_for_helm(),
                 namespace=args.namespace,
                 values=args.values,
+                # A template-only chart edit changes this, so it is previewed and applied.
+                description=f"tensorrt-llm chart sha256:{chart_digest()}",
                 timeout=args.timeout_seconds,
                 # A failed upgrade removes what it created instead of leaving half a rollout.
                 cleanup_on_fail=True,

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 import helm_python
+import pulumi
 
 from infra.chart import render_chart
 from infra.config import ConfigIssue, StackConfig
@@ -65,8 +66,13 @@ def _ingress_values(config: StackConfig) -> dict[str, Any]:
     return values
 
 
-def chart_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
-    """The chart values for a stack; keys left out keep the chart's defaults."""
+def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str, Any]:
+    """The chart values for a stack; keys left out keep the chart's defaults.
+
+    Only `image` waits for an image reference given as an Output: one still unknown in
+    preview (an image about to be built) leaves every other value known, so the preview
+    diff still shows them.
+    """
     names = secret_names(config)
     # Groups whose field names are the chart's own pass through as set (None = default).
     passthrough = {
@@ -84,7 +90,11 @@ def chart_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
         # stack outputs and NetworkPolicies can name them without asking Helm.
         "fullnameOverride": config.release_name,
         "replicaCount": config.replicas,
-        "image": _image_values(config, image_ref),
+        "image": (
+            _image_values(config, image_ref)
+            if isinstance(image_ref, str)
+            else pulumi.Output.from_input(image_ref).apply(lambda ref: _image_values(config, ref))
+        ),
         "imagePullSecrets": [{"name": names.image_pull}] if names.image_pull else [],
         "engine": config.engine,
         "tensorParallelSize": config.tensor_parallel_size,

@@ -1,0 +1,129 @@
+"""A prod-like stack from Pulumi.prod.yaml on the fake GPU nodes.
+
+Differences from production, each because this cluster cannot have the real thing:
+a fixed image reference (no image build), `gpu.provisioner: gpu-operator` (kwok's
+nodes advertise GPUs themselves, so no device plugin), no prometheus-adapter (a chart
+from a remote repository), and a pre-made PersistentVolume for the model cache's
+ReadWriteMany claim (no storage provisioner). Secrets are set the way an operator
+does, with `pulumi config set --secret`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.harness import SERVER_PODS, Cli, Stack, deployed, kube_get, kubectl, wait_until
+
+IMAGE_REF = "registry.example.com/ml/tensorrt-llm-server@sha256:" + "9f" * 32
+
+
+def prod_config(project_dir: Path) -> dict[str, Any]:
+    data = yaml.safe_load((project_dir / "Pulumi.prod.yaml").read_text())["config"]
+    return {key.split(":", 1)[1]: value for key, value in data.items()}
+
+
+def storage_for(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """A StorageClass without a provisioner and a volume the model cache claim binds to."""
+    cache = config["modelCache"]
+    return [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": cache["storageClass"]},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "e2e-model-cache"},
+            "spec": {
+                "capacity": {"storage": cache["size"]},
+                "accessModes": [cache["accessMode"]],
+                "storageClassName": cache["storageClass"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "nfs": {"server": "127.0.0.1", "path": "/models"},
+            },
+        },
+    ]
+
+
+@pytest.fixture(scope="module")
+def config(project_dir: Path) -> dict[str, Any]:
+    return prod_config(project_dir)
+
+
+@pytest.fixture(scope="module")
+def prod(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
+    storage = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage_for(config)})
+    kubectl("apply", "-f", "-", input_text=storage)
+    stack = Stack(cli, project_dir, "prod")
+    stack.set_object("image", {"ref": IMAGE_REF})
+    stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
+    stack.set_object("prometheusAdapter", {**config["prometheusAdapter"], "enabled": False})
+    stack.set("registryPassword", "e2e-registry-password", secret=True)
+    stack.set("apiKeys", "e2e-prod-key", secret=True)
+    stack.set("hfToken", "hf_e2eProdToken", secret=True)
+    try:
+        with deployed(stack):
+            stack.up()
+            yield stack
+    finally:
+        kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input_text=storage)
+
+
+def test_server_pods_land_on_gpu_nodes_with_their_gpus(prod: Stack, config: dict[str, Any]) -> None:
+    namespace = config["namespace"]
+    pods = kube_get("pod", namespace, selector=SERVER_PODS)
+    assert len(pods) == config["autoscaling"]["minReplicas"]
+    gpus = str(config["tensorParallelSize"])
+    for pod in pods:
+        node = kube_get("node", name=pod["spec"]["nodeName"])
+        assert node["status"]["allocatable"].get("nvidia.com/gpu") == "8", node["metadata"]["name"]
+        container = pod["spec"]["containers"][0]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == gpus
+        assert container["resources"]["requests"]["nvidia.com/gpu"] == gpus
+        assert pod["spec"]["nodeSelector"] == config["gpu"]["nodeSelector"]
+        conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+        assert conditions.get("Ready") == "True", pod["status"]
+
+
+def test_autoscaler_and_disruption_budget_are_accepted(prod: Stack, config: dict[str, Any]) -> None:
+    namespace = config["namespace"]
+    hpa = kube_get("hpa", namespace, "tensorrt-llm")
+    assert hpa["spec"]["minReplicas"] == config["autoscaling"]["minReplicas"]
+    assert hpa["spec"]["maxReplicas"] == config["autoscaling"]["maxReplicas"]
+    pdb = kube_get("pdb", namespace, "tensorrt-llm")
+    assert pdb["spec"]["maxUnavailable"] == config["podDisruptionBudget"]["maxUnavailable"]
+
+
+def test_model_cache_claim_is_bound(prod: Stack, config: dict[str, Any]) -> None:
+    claims = kube_get("pvc", config["namespace"])
+    assert claims, "no model cache claim"
+    assert all(claim["status"]["phase"] == "Bound" for claim in claims), claims
+
+
+def test_scaling_past_the_quota_is_refused_by_quota_admission(
+    prod: Stack, config: dict[str, Any]
+) -> None:
+    namespace = config["namespace"]
+    past_quota = config["quota"]["gpus"] // config["tensorParallelSize"] + 1
+    kubectl(
+        "scale", "deployment/tensorrt-llm", f"--replicas={past_quota}", "--namespace", namespace
+    )
+
+    def quota_event() -> str:
+        events = kube_get("event", namespace, field_selector="reason=FailedCreate")
+        messages = [event["message"] for event in events]
+        return next((m for m in messages if "exceeded quota: server-quota" in m), "")
+
+    message = wait_until("a FailedCreate event from quota admission", quota_event, timeout_s=60)
+    assert "requests.nvidia.com/gpu" in message or "requests.cpu" in message, message
+    pods = kube_get("pod", namespace, selector=SERVER_PODS)
+    assert len(pods) < past_quota
