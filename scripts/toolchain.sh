@@ -13,7 +13,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=scripts/toolchain.versions
+# shellcheck disable=SC1091 # sourced by path; tests/workflows lints it on its own
 source "$repo_root/scripts/toolchain.versions"
 
 cache="${TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tensorrt-llm-k8s/toolchain}"
@@ -38,6 +38,10 @@ tool_dir() { echo "$cache/tools/$1-$2-$go_version"; }
 build_once() {
   local name="$1" key="$2" fn="$3" dir start
   dir="$(tool_dir "$name" "$key")"
+  mkdir -p "$cache/tools"
+  # Two runs at once (two checkouts, CI beside a developer) build each tool once.
+  exec {lock_fd}>"$dir.lock"
+  flock "$lock_fd"
   if [[ -f "$dir/.done" ]]; then
     log "$name $key: cached in $dir"
     echo "$dir"
