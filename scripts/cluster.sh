@@ -51,12 +51,18 @@ sys.exit(1)
 PY
 }
 
-# Polls CMD until it succeeds; names the component and its log when it never does.
+# Polls CMD until it succeeds; names the component and its log when it never does, or
+# as soon as the component has exited.
 wait_for() {
   local what="$1" log_file="$2"
   shift 2
-  local deadline=$((SECONDS + startup_timeout_s))
+  local deadline=$((SECONDS + startup_timeout_s)) name
+  name="$(basename "$log_file" .log)"
   until "$@" >/dev/null 2>&1; do
+    if ! alive "$name"; then
+      tail -n 20 "$log_file" >&2 || true
+      die "$name exited before $what was ready (log: $log_file)"
+    fi
     if ((SECONDS > deadline)); then
       tail -n 20 "$log_file" >&2 || true
       die "$what did not become ready within ${startup_timeout_s}s (log: $log_file)"
@@ -203,6 +209,8 @@ cmd_up() {
 
   rm -rf "$state"
   mkdir -p "$state/run" "$state/logs" "$state/etcd"
+  # A start that fails half-way stops what it had started.
+  trap 'cmd_down >/dev/null 2>&1' EXIT
   echo "$bin" >"$state/bin-dir"
 
   local api_port="${CLUSTER_API_PORT:-$(free_port)}"
@@ -230,8 +238,11 @@ cmd_up() {
   # Default admission plugins are on (NamespaceLifecycle, LimitRanger, ServiceAccount,
   # PodSecurity, ResourceQuota, ...). Privileged containers are allowed by the API
   # server, as on kubeadm clusters, so Pod Security admission is what refuses them.
+  # The endpoint reconciler refuses a loopback advertise address; nothing in this
+  # cluster reaches the API server through the kubernetes Service anyway.
   start kube-apiserver "$bin/kube-apiserver" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --endpoint-reconciler-type=none \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv" \
@@ -278,6 +289,7 @@ cmd_up() {
   for name in "${components[@]}"; do
     alive "$name" || die "$name exited (log: $state/logs/$name.log)"
   done
+  trap - EXIT
   log "up: API server https://127.0.0.1:$api_port, state in $state"
   print_env
 }
