@@ -126,10 +126,14 @@ class ServerMetrics:
             PROMPT_TOKENS_TOTAL, "Prompt tokens of finished sequences.", registry=reg
         )
         self.generation_tokens = Counter(GENERATION_TOKENS_TOTAL, "Tokens generated.", registry=reg)
-        self.running = Gauge(REQUESTS_RUNNING, "Requests holding an engine slot.", registry=reg)
+        # Counted in sequences (prompts x n), as admission counts them: a fan-out request
+        # weighs on the engine, and on the autoscaler, as its sequences do.
+        self.running = Gauge(
+            REQUESTS_RUNNING, "Sequences (prompts x n) on the engine.", registry=reg
+        )
         self.waiting = Gauge(
             REQUESTS_WAITING,
-            "Requests queued for an engine slot (autoscaling signal).",
+            "Sequences (prompts x n) queued for the engine (autoscaling signal).",
             registry=reg,
         )
         self.engine_stall = Gauge(

@@ -17,6 +17,7 @@ import pytest
 from infra.chart import CHART_DIR
 from service.engine_options import read_engine_options
 from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
+from service.request_scope import MAX_REQUEST_BODY_BYTES
 from service.settings import ENV_VARS, Settings
 from tests.chart.rendering import Rendered, env_of, server_container
 
@@ -149,3 +150,14 @@ def test_container_port_matches_the_server_default(rendered: dict[str, Rendered]
     assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
     assert Settings.model_fields["port"].default == 8000
     assert env_of(container)["PORT"] == "8000"
+
+
+def test_ingress_defaults_match_the_servers_limits(rendered: dict[str, Rendered]) -> None:
+    """The proxy in front refuses what the server would refuse, and waits as long."""
+    annotations = rendered["ingress"].one("Ingress")["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert annotations[prefix + "proxy-body-size"] == f"{MAX_REQUEST_BODY_BYTES // 2**20}m"
+    body_timeout = Settings.model_fields["body_timeout_seconds"].default
+    assert annotations[prefix + "proxy-send-timeout"] == str(int(body_timeout))
+    assert annotations[prefix + "proxy-request-buffering"] == "on"
+    assert annotations[prefix + "proxy-buffering"] == "off"
