@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import select
 import socket
 import sys
@@ -391,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             "probe_ms": PROBE_TARGET_MS,
         },
         "server_env": SERVER_ENV,
+        "load_average_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "attacks": [
             {**asdict(a), "statuses": dict(a.statuses), "passed": a.passed} for a in results
         ],

@@ -133,7 +133,9 @@ def render_hostile(hostile: Mapping[str, Any] | None) -> list[str]:
         f"`{' '.join(f'{k}={v}' for k, v in hostile['server_env'].items())}`), one attack at a",
         "time, /health/live probed on a fresh connection every 100 ms throughout. Targets:",
         f"every abusive input answered in < {targets['answer_s']:g} s, RSS growth < "
-        f"{targets['rss_growth_mb']:g} MB, probes < {targets['probe_ms']:g} ms, no 5xx.",
+        f"{targets['rss_growth_mb']:g} MB, probes < {targets['probe_ms']:g} ms, no 5xx. Load "
+        "average of the shared 2-core machine at the end: "
+        f"{hostile.get('load_average_at_end', '?')}.",
         "",
         "| attack | statuses | slowest answer | RSS growth | worst probe | result | detail |",
         "| --- | --- | --- | --- | --- | --- | --- |",

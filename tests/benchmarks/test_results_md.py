@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from benchmarks.results_md import render_markdown
 from benchmarks.run import engine_time_ms
+from benchmarks.servers import REPO
 
 
 def _document() -> dict[str, Any]:
@@ -97,6 +99,15 @@ def test_markdown_includes_gpu_rows_when_present() -> None:
     assert "NVIDIA H100" in text
     assert "| direct | 1 | 8 | 900.0 | 8.0 | 9.0 | 140.0 |" in text
     assert "0.98 x direct" in text
+
+
+def test_markdown_includes_the_hostile_clients_table_when_present() -> None:
+    assert "python -m benchmarks.hostile" in render_markdown(_document(), gpu=None)
+    hostile = json.loads((REPO / "benchmarks" / "hostile_results.json").read_text())
+    text = render_markdown(_document(), gpu=None, hostile=hostile)
+    for attack in hostile["attacks"]:
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| {attack['name']} |")]
+        assert ("**pass**" in row) == attack["passed"]
 
 
 def test_engine_time_counts_ttft_then_one_gap_per_further_token() -> None:
