@@ -160,6 +160,14 @@ def validation_error(exc: RequestValidationError) -> APIError:
         return APIError(400, f"request body is not valid JSON: {message}", code="invalid_json")
     if not field:
         return APIError(400, f"request body: {message}", code="invalid_request")
+    if first.get("type") == "extra_forbidden":
+        # OpenAI's own wording for a field its API does not define.
+        return APIError(
+            400,
+            f"Unrecognized request argument supplied: {field}",
+            code="unknown_parameter",
+            param=_top_level(field),
+        )
     return APIError(400, f"{field}: {message}", code="invalid_value", param=_top_level(field))
 
 

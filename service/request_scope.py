@@ -115,6 +115,14 @@ class JsonBodyRoute(APIRoute):
             # As FastAPI answers a body that cannot be read (a client gone mid-body).
             raise HTTPException(400, "There was an error parsing the body") from error
         check_json_budget(raw)
+        media_type = _media_type(scope)
+        if raw and media_type is not None and not _is_json(media_type):
+            # FastAPI would try to read it as a dict and say only that it is not one.
+            raise APIError(
+                400,
+                f"Content-Type {media_type!r} is not JSON: send the body as application/json",
+                code="invalid_content_type",
+            )
         body: BaseModel | None = None
         if raw and _content_type(scope) in _JSON_TYPES:
             try:
@@ -123,6 +131,10 @@ class JsonBodyRoute(APIRoute):
                 # pydantic's errors are final (FastAPI would only parse the body again,
                 # slowly for a huge hostile one) unless the body is JSON in another
                 # encoding than UTF-8, which only FastAPI's json.loads reads.
+                if _is_unicode_error(error) and _invalid_utf8(raw):
+                    # Bytes that are not UTF-8 in a key the model must read to refuse
+                    # it: name the encoding, as for bytes that break the JSON syntax.
+                    raise self._syntax_error(raw, error) from None
                 if not _is_json_syntax_error(error):
                     raise RequestValidationError(_in_body(error)) from None
                 if json.detect_encoding(raw) == "utf-8":
@@ -145,7 +157,13 @@ class JsonBodyRoute(APIRoute):
             try:
                 self._model.model_validate(json.loads(raw.decode("utf-8", "surrogateescape")))
             except ValidationError as named:
-                return RequestValidationError(_in_body(named))
+                # Only a text field's own Unicode error says where the bad bytes are
+                # (an unknown key made of them is not the problem to report).
+                unicode_errors = [e for e in named.errors() if "Unicode" in str(e["msg"])]
+                if unicode_errors:
+                    return RequestValidationError(
+                        [{**e, "loc": ("body", *e["loc"])} for e in unicode_errors]
+                    )
             except ValueError:
                 pass
         if invalid_utf8:
@@ -155,6 +173,10 @@ class JsonBodyRoute(APIRoute):
 
 def _documents_only(call: object) -> bool:
     return isinstance(call, SecurityBase) and not getattr(call, "auto_error", True)
+
+
+def _is_unicode_error(error: ValidationError) -> bool:
+    return any(item["type"] == "string_unicode" for item in error.errors())
 
 
 def _is_json_syntax_error(error: ValidationError) -> bool:
@@ -182,6 +204,18 @@ def _invalid_utf8(raw: bytes) -> bool:
 
 # Content types FastAPI parses as JSON (no header at all included); others take its path.
 _JSON_TYPES = (None, b"application/json")
+
+
+def _media_type(scope: Scope) -> str | None:
+    """The Content-Type's media type (no parameters), or None when there is none."""
+    header = _content_type(scope)
+    if header is None:
+        return None
+    return header.split(b";", 1)[0].strip().decode("latin-1")
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def _content_type(scope: Scope) -> bytes | None:

@@ -1,13 +1,17 @@
 """OpenAI wire format: request and response models, fields in OpenAI's order.
 
-Requests accept what clients commonly send. A field whose value this server cannot
-honour is refused with a 400 naming it (rather than silently ignored), so nobody
-believes they got log-probabilities or penalties they did not get. Unknown fields
-are ignored, as OpenAI's own API does for forward compatibility.
+Requests are as strict as OpenAI's own API about fields: a field the API
+does not define is refused with a 400 naming it ("Unrecognized request argument
+supplied"), so a typo never silently falls back to a default. Every field the API
+defines (and so the official client may send) is declared here: a value this server
+cannot honour is refused with a 400 naming the field, so nobody believes they got
+log-probabilities or tools they did not get; the few that change nothing about the
+text generated (metadata, store, service_tier...) are accepted, ignored and logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -23,6 +27,8 @@ from pydantic import (
 )
 
 from service.engines.base import FinishReason, ResponseFormat
+
+logger = logging.getLogger(__name__)
 
 # Limits of the wire format itself; the per-request limits an operator may change
 # (prompts, messages, sequences) are settings, checked in service.limits.
@@ -83,10 +89,28 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
+# OpenAI request fields that change nothing about the text generated: accepted (a
+# client may send them), ignored, and logged.
+IGNORED_FIELDS = (
+    "metadata",
+    "parallel_tool_calls",
+    "prediction",
+    "prompt_cache_key",
+    "prompt_cache_options",
+    "prompt_cache_retention",
+    "reasoning_effort",
+    "safety_identifier",
+    "service_tier",
+    "store",
+    "verbosity",
+)
+Ignored = Annotated[Any, Field(description="Accepted and ignored (logged).")]
+
+
 class SamplingFields(BaseModel):
     """Fields the completions and chat requests share, validated the same way."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     model: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = Field(
         None, description="Must be the served model if given."
@@ -131,6 +155,17 @@ class SamplingFields(BaseModel):
         values = {name: getattr(self, name) for name in neutral}
         values["stop_token_ids"] = tuple(self.stop_token_ids) if self.stop_token_ids else None
         return {k: v for k, v in values.items() if v not in neutral[k]}
+
+    @model_validator(mode="after")
+    def _log_ignored(self) -> SamplingFields:
+        ignored = sorted(
+            name
+            for name in IGNORED_FIELDS
+            if name in type(self).model_fields and getattr(self, name) is not None
+        )
+        if ignored:
+            logger.info("ignoring OpenAI fields that change no output: %s", ", ".join(ignored))
+        return self
 
     @property
     def stop_list(self) -> list[str]:
@@ -227,6 +262,35 @@ class ChatCompletionRequest(SamplingFields):
     tool_choice: Annotated[
         str | dict[str, Any] | None, _refused("tool_choice", lambda v: v in (None, "none"))
     ] = Field(None, description="Only 'none'.")
+    # Deprecated names of tools and tool_choice.
+    functions: Annotated[list[dict[str, Any]] | None, _refused("functions")] = Field(
+        None, description="Not supported."
+    )
+    function_call: Annotated[
+        str | dict[str, Any] | None, _refused("function_call", lambda v: v in (None, "none"))
+    ] = Field(None, description="Only 'none'.")
+    modalities: Annotated[
+        list[str] | None, _refused("a modality other than text", lambda v: v in (None, ["text"]))
+    ] = Field(None, description="Only ['text'].")
+    audio: Annotated[dict[str, Any] | None, _refused("audio output")] = Field(
+        None, description="Not supported."
+    )
+    web_search_options: Annotated[dict[str, Any] | None, _refused("web_search_options")] = Field(
+        None, description="Not supported."
+    )
+    moderation: Annotated[Any, _refused("moderation")] = Field(None, description="Not supported.")
+    # --- accepted and ignored (IGNORED_FIELDS)
+    metadata: Ignored = None
+    parallel_tool_calls: Ignored = None
+    prediction: Ignored = None
+    prompt_cache_key: Ignored = None
+    prompt_cache_options: Ignored = None
+    prompt_cache_retention: Ignored = None
+    reasoning_effort: Ignored = None
+    safety_identifier: Ignored = None
+    service_tier: Ignored = None
+    store: Ignored = None
+    verbosity: Ignored = None
 
     @property
     def token_limit(self) -> int | None:

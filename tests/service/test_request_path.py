@@ -61,7 +61,8 @@ def test_json_in_another_encoding_falls_back_to_fastapi_and_is_served(
     [
         (b"", "application/json", "request body: Field required"),
         (b'{"prompt": "a"', "application/json", "request body is not valid JSON"),
-        (b'{"prompt": "a"}', "text/plain", "request body: Input should be a valid dictionary"),
+        (b'{"prompt": "a"}', "text/plain", "Content-Type 'text/plain' is not JSON"),
+        (b"prompt=a", "application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
         (b'{"prompt": 5}', "application/json", "prompt"),
     ],
 )
