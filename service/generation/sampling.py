@@ -7,11 +7,21 @@ The one place where a field a client left out takes its value from the settings
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from service.engines.base import GenerationRequest
 from service.errors import APIError
 from service.runtime import Runtime
+
+
+class RequestedSampling(Protocol):
+    """The sampling fields every API's request model has; None means "the default"."""
+
+    @property
+    def temperature(self) -> float | None: ...
+
+    @property
+    def top_p(self) -> float | None: ...
 
 
 def max_tokens_for(runtime: Runtime, requested: int | None) -> int:
@@ -32,10 +42,9 @@ def engine_requests(
     runtime: Runtime,
     request_id: str,
     prompts: Sequence[str],
+    sampling: RequestedSampling,
     *,
     max_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
     n: int = 1,
     stop: Sequence[str] = (),
     seed: int | None = None,
@@ -56,8 +65,8 @@ def engine_requests(
     honoured = info.optional_parameters if info is not None else frozenset()
     for name in sorted(set(optional) - honoured):
         raise APIError(400, f"{name}: not supported by this engine", param=name)
-    temperature = temperature if temperature is not None else settings.temperature
-    top_p = top_p if top_p is not None else settings.top_p
+    temperature = settings.temperature if sampling.temperature is None else sampling.temperature
+    top_p = settings.top_p if sampling.top_p is None else sampling.top_p
     total = len(prompts) * n
     return [
         GenerationRequest(

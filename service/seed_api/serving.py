@@ -20,12 +20,7 @@ class GenerateServing:
     ) -> GenerateResponse | EventStream:
         self._runtime.require_ready()
         requests = engine_requests(
-            self._runtime,
-            request_id,
-            [body.prompt],
-            max_tokens=body.max_tokens,
-            temperature=body.temperature,
-            top_p=body.top_p,
+            self._runtime, request_id, [body.prompt], body, max_tokens=body.max_tokens
         )
         generation = Generation(self._runtime, requests, prompt_param="prompt")
         if body.stream:

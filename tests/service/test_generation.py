@@ -9,10 +9,7 @@ import pytest
 
 from service.admission import Admission, QueueFullError
 from service.engines.base import (
-    ChatMessage,
-    Engine,
     EngineError,
-    EngineInfo,
     GenerationChunk,
     GenerationRequest,
     InvalidRequestError,
@@ -20,17 +17,15 @@ from service.engines.base import (
 )
 from service.errors import APIError, to_api_error
 from service.generation.merge import MergedStreams
+from tests.service.stub_engine import StubEngine
 
 
-class _ScriptedEngine(Engine):
+class _ScriptedEngine(StubEngine):
     """Streams the chunks scripted for each prompt, then ends (with or without a reason)."""
 
     def __init__(self, scripts: dict[str, Sequence[GenerationChunk]]) -> None:
         self._scripts = scripts
         self.closed: list[str] = []
-
-    async def load(self) -> EngineInfo:
-        return EngineInfo(model_name="scripted")
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         try:
@@ -38,12 +33,6 @@ class _ScriptedEngine(Engine):
                 yield chunk
         finally:
             self.closed.append(request.prompt)
-
-    def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
-        return ""
-
-    async def shutdown(self) -> None:
-        return None
 
 
 def _request(prompt: str) -> GenerationRequest:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.engines.base import (
-    ChatMessage,
-    Engine,
-    EngineError,
-    EngineInfo,
-    GenerationChunk,
-    GenerationRequest,
-)
+from service.engines.base import Engine, EngineError, GenerationChunk, GenerationRequest
 from service.generation_check import GenerationCheck
 from tests.servers import fast_settings, wait_until
+from tests.service.stub_engine import StubEngine
 
 
-class ScriptedEngine(Engine):
+class ScriptedEngine(StubEngine):
     """Generates one token after `delay` seconds, or fails, or never answers."""
 
     def __init__(self, *, delay: float = 0.0, error: str | None = None) -> None:
@@ -28,21 +22,12 @@ class ScriptedEngine(Engine):
         self.error = error
         self.requests: list[GenerationRequest] = []
 
-    async def load(self) -> EngineInfo:
-        return EngineInfo(model_name="scripted")
-
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         self.requests.append(request)
         await asyncio.sleep(self.delay)
         if self.error is not None:
             raise EngineError(self.error)
         yield GenerationChunk("hi", 1, 1, "length")
-
-    def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
-        return ""
-
-    async def shutdown(self) -> None:
-        return None
 
 
 def client_for(engine: Engine, **settings: object) -> TestClient:
