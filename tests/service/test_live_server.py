@@ -4,6 +4,7 @@ disconnects, concurrency and engine failures, over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -96,19 +97,35 @@ def test_openai_client_sees_400_as_bad_request(live: ThreadServer) -> None:
 # --- back-pressure
 
 
+class _GatedEngine(SimulatedEngine):
+    """Holds every sequence before its first token until the test opens the gate, so
+    what is running and queued stays put however slow the machine is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        await asyncio.to_thread(self.gate.wait, 30)
+        async for chunk in super().stream(request):
+            yield chunk
+
+
 def test_full_queue_answers_429_with_retry_after() -> None:
-    settings = fast_settings(
-        max_concurrent_requests=1, max_queued_requests=1, simulated_ttft_ms=600
-    )
-    with thread_server(settings) as live, ThreadPoolExecutor(2) as pool:
+    settings = fast_settings(max_concurrent_requests=1, max_queued_requests=1)
+    engine = _GatedEngine()
+    with thread_server(settings, engine) as live, ThreadPoolExecutor(2) as pool:
         url = f"{live.base_url}/v1/completions"
         body = {"prompt": "x", "max_tokens": 1}
-        admitted = [pool.submit(httpx.post, url, json=body, timeout=10) for _ in range(2)]
+        admitted = [pool.submit(httpx.post, url, json=body, timeout=30) for _ in range(2)]
         admission = live.runtime.admission
         assert wait_until(lambda: admission.running == 1 and admission.waiting == 1)
         assert metric(live, "trtllm_requests_running") == 1
         assert metric(live, "trtllm_requests_waiting") == 1
-        refused = httpx.post(url, json=body, timeout=10)
+        try:
+            refused = httpx.post(url, json=body, timeout=10)
+        finally:
+            engine.gate.set()
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.json()["error"]["code"] == "queue_full"
