@@ -9,6 +9,7 @@ import pulumi
 from infra.chart import service_port
 from infra.gpu import GpuDevicePlugin, GpuDevicePluginArgs
 from infra.image import ServerImage, ServerImageArgs
+from infra.model_cache import ModelCachePrefill, ModelCachePrefillArgs
 from infra.namespace import ServerNamespace, ServerNamespaceArgs
 from infra.prometheus_adapter import PrometheusAdapter, PrometheusAdapterArgs
 from infra.release import ServerRelease, ServerReleaseArgs, release_timeout_seconds
@@ -31,6 +32,18 @@ if config.prometheus_adapter.enabled:
 namespace = ServerNamespace("server-namespace", ServerNamespaceArgs.for_stack(config))
 secrets = ServerSecrets("server-secrets", ServerSecretsArgs.for_stack(config, namespace.name))
 image = ServerImage("server-image", ServerImageArgs.for_stack(config))
+# The model cache is filled before the release, so no pod starts without its model.
+prefill = (
+    [
+        ModelCachePrefill(
+            "model-cache",
+            ModelCachePrefillArgs.for_stack(config, image.image_ref),
+            opts=pulumi.ResourceOptions(depends_on=[namespace, secrets]),
+        )
+    ]
+    if config.model_cache_prefill
+    else []
+)
 release = ServerRelease(
     "server",
     ServerReleaseArgs(
@@ -39,7 +52,7 @@ release = ServerRelease(
         values=chart_values(config, image.image_ref),
         timeout_seconds=release_timeout_seconds(config),
     ),
-    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin]),
+    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin, *prefill]),
 )
 
 port = service_port()

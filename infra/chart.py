@@ -94,6 +94,18 @@ def helm_test_pod_labels(release_name: str) -> dict[str, str]:
     }
 
 
+# The component label of the model cache prefill Job's pod (tensorrt-llm.labels.prefillPod).
+PREFILL_POD_COMPONENT = "model-cache-prefill"
+
+
+def prefill_pod_labels(release_name: str) -> dict[str, str]:
+    """Labels that select the model cache prefill pod and no server pod."""
+    return {
+        "app.kubernetes.io/instance": release_name,
+        "app.kubernetes.io/component": PREFILL_POD_COMPONENT,
+    }
+
+
 def render_chart(
     values: dict[str, Any] | None,
     *,

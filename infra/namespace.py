@@ -9,8 +9,9 @@
   server's scheduler thread shows up as token latency.
 - NetworkPolicies deny everything, then allow: ingress to the server port from the
   ingress-controller and monitoring namespaces, DNS to the cluster DNS namespace, and
-  HTTPS to the model hub CIDRs; and the chart's `helm test` pod to the server port
-  (without it default-deny makes every `helm test` fail). Nothing else.
+  HTTPS to the model hub CIDRs (from the server pods, or only from the model cache
+  prefill Job's pod when it fills the cache); and the chart's `helm test` pod to the
+  server port (without it default-deny makes every `helm test` fail). Nothing else.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.chart import SERVER_PORT_NAME, helm_test_pod_labels, selector_labels
+from infra.chart import (
+    SERVER_PORT_NAME,
+    helm_test_pod_labels,
+    prefill_pod_labels,
+    selector_labels,
+)
 from infra.config import StackConfig
 from infra.config.schema import LimitRangeConfig
 
@@ -101,6 +107,11 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
         match_labels=helm_test_pod_labels(config.release_name)
     )
     server_port = [Port(port=SERVER_PORT_NAME, protocol="TCP")]
+    prefill_pods = k8s.meta.v1.LabelSelectorArgs(
+        match_labels=prefill_pod_labels(config.release_name)
+    )
+    hub = [Peer(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in policy.model_hub_cidrs]
+    https = [Port(port=443, protocol="TCP")]
     specs = {
         "default-deny": Spec(pod_selector=all_pods, policy_types=["Ingress", "Egress"]),
         "allow-dns-egress": _allow_egress(
@@ -108,10 +119,9 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
             [Peer(namespace_selector=_namespaces_selector([policy.dns_namespace]))],
             [Port(port=53, protocol="UDP"), Port(port=53, protocol="TCP")],
         ),
+        # With prefill only the prefill Job downloads; the server pods start offline.
         "allow-model-hub-egress": _allow_egress(
-            server_pods,
-            [Peer(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in policy.model_hub_cidrs],
-            [Port(port=443, protocol="TCP")],
+            prefill_pods if config.model_cache_prefill else server_pods, hub, https
         ),
         "allow-helm-test-ingress": _allow_ingress(
             server_pods, [Peer(pod_selector=test_pods)], server_port

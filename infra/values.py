@@ -122,6 +122,11 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
         dumped = group.model_dump(by_alias=True, exclude_none=True, exclude=_PROGRAM_ONLY.get(key))
         if dumped:
             values[key] = dumped
+    if config.model_cache_prefill:
+        # The download shares the model-load budget (a cache hit then loads quickly).
+        values.setdefault("modelCache", {})["prefillJob"] = {
+            "activeDeadlineSeconds": config.model_load_timeout_seconds
+        }
     if config.model.kv_cache_dtype != "auto":
         # The profile's KV-cache dtype reaches the engine as the LLM API option it is.
         server = values.setdefault("server", {})
@@ -190,6 +195,7 @@ _STACK_KEY_OF_CHART_PATH = {
     "nodeSelector": "gpu.nodeSelector",
     "tolerations": "gpu.tolerations",
     "probes.startup": "modelLoadTimeoutSeconds",
+    "modelCache.prefillJob.activeDeadlineSeconds": "modelLoadTimeoutSeconds",
     # The grace period is the chart's; the stack's lever on that rule is the drain time.
     "terminationGracePeriodSeconds": "server.drainTimeoutSeconds",
 }

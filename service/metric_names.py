@@ -22,6 +22,7 @@ GENERATION_TOKENS_TOTAL = "trtllm_generation_tokens_total"
 REQUESTS_RUNNING = "trtllm_requests_running"
 REQUESTS_WAITING = "trtllm_requests_waiting"
 ENGINE_STALL_SECONDS = "trtllm_engine_stall_seconds"
+MODEL_LOAD_SECONDS = "trtllm_model_load_seconds"
 
 # Exported base names (histograms without their _bucket/_sum/_count series).
 METRIC_NAMES: frozenset[str] = frozenset(
@@ -36,6 +37,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         REQUESTS_RUNNING,
         REQUESTS_WAITING,
         ENGINE_STALL_SECONDS,
+        MODEL_LOAD_SECONDS,
     }
 )
 

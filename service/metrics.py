@@ -26,6 +26,7 @@ from service.metric_names import (
     GENERATION_TOKENS_TOTAL,
     HTTP_REQUESTS_TOTAL,
     INTER_TOKEN_LATENCY_SECONDS,
+    MODEL_LOAD_SECONDS,
     PROMPT_TOKENS_TOTAL,
     REJECT_REASONS,
     REQUESTS_REJECTED_TOTAL,
@@ -140,6 +141,12 @@ class ServerMetrics:
             ENGINE_STALL_SECONDS,
             "Seconds the engine has produced nothing while requests wait on it (0 when "
             "idle); past ENGINE_STALL_SECONDS liveness fails.",
+            registry=reg,
+        )
+
+        self.model_load = Gauge(
+            MODEL_LOAD_SECONDS,
+            "Seconds the engine took to load the model (0 until it has loaded).",
             registry=reg,
         )
 

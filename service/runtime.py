@@ -126,6 +126,7 @@ class Runtime:
                 self.on_fatal()
             return
         self.info = info
+        self.metrics.model_load.set(time.monotonic() - started)
         if self._phase == "loading":
             self._phase = "ready"
         logger.info("engine ready: model %s in %.1f s", self.model_name, time.monotonic() - started)

@@ -16,6 +16,7 @@ from infra.config.hardware import (
     QUANTIZATIONS,
     WEIGHTS_SHARE,
     fits,
+    load_seconds_floor,
     smallest_fitting_tp,
     weights_gib,
 )
@@ -121,13 +122,7 @@ def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
     peak = c.peak_pods
     why = f"{c.max_pods} pods + {c.rollout_surge} rollout surge"
 
-    cache_type = c.model_cache.type or chart_default("modelCache.type")
-    cache_enabled = (
-        c.model_cache.enabled
-        if c.model_cache.enabled is not None
-        else chart_default("modelCache.enabled")
-    )
-    creates_claim = cache_enabled and cache_type == "pvc" and not c.model_cache.existing_claim
+    creates_claim = c.model_cache_claim_created
 
     if not c.quota.enabled:
         return issues
@@ -202,6 +197,22 @@ def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
                 show(model.kv_cache_dtype),
             )
         )
+
+    if model.parameters_billions is not None and c.engine == "tensorrt-llm":
+        weights = weights_gib(model.parameters_billions, quantization.name)
+        # With prefill the Job downloads (its own deadline); pods only read the cache.
+        downloads = not c.model_cache_prefill
+        floor = load_seconds_floor(weights, downloads)
+        if c.model_load_timeout_seconds < floor:
+            path = "download and load" if downloads else "load from the prefilled cache"
+            issues.append(
+                ConfigIssue(
+                    "modelLoadTimeoutSeconds",
+                    f"must be >= {floor} to {path} {weights:.0f} GiB of weights "
+                    f"({model.parameters_billions:g}B at {quantization.name})",
+                    show(c.model_load_timeout_seconds),
+                )
+            )
 
     if not c.gpu.enabled or (not quantized and model.parameters_billions is None):
         return issues

@@ -292,6 +292,11 @@ class ModelCacheConfig(Group):
         "existingClaim that holds the model.",
     )
     existing_claim: str | None = Field(None, description="Use this PVC instead of creating one.")
+    prefill: bool | None = Field(
+        None,
+        description="Download model.path@model.revision into the claim with a Job before "
+        "the release; pods then start offline (HF_HUB_OFFLINE=1).",
+    )
     snapshot: ModelCacheSnapshotConfig | None = None
 
 
@@ -400,6 +405,20 @@ class StackConfig(Group):
     @property
     def image_target(self) -> str:
         return self.image.target or ("runtime" if self.gpu.enabled else "cpu")
+
+    @property
+    def model_cache_claim_created(self) -> bool:
+        """A model cache claim is created (by the chart, or before it for prefill)."""
+        cache = self.model_cache
+        enabled = (
+            cache.enabled if cache.enabled is not None else chart_default("modelCache.enabled")
+        )
+        kind = cache.type or chart_default("modelCache.type")
+        return bool(enabled) and kind == "pvc" and not cache.existing_claim
+
+    @property
+    def model_cache_prefill(self) -> bool:
+        return bool(self.model_cache.prefill)
 
     @property
     def max_pods(self) -> int:

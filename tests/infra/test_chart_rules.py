@@ -28,6 +28,11 @@ def chart_rules() -> set[str]:
 
 GPU_TRANSFORMERS = {"engine": "transformers", "gpu": {"enabled": True}, "quota": BIG_QUOTA}
 SHARED_CLAIM_QUOTA = {**BIG_QUOTA, "gpus": 0}
+PREFILL_TRANSFORMERS = {
+    "engine": "transformers",
+    "model": {"path": "org/model", "revision": "abc"},
+    "modelCache": {"type": "pvc", "prefill": True},
+}
 
 # rule -> (stack keys changed from the dev stack, the line the program reports)
 REACHED: dict[str, tuple[dict[str, Any], str]] = {
@@ -65,6 +70,22 @@ REACHED: dict[str, tuple[dict[str, Any], str]] = {
     "modelCache.accessMode: ReadOnlyMany": (
         {"modelCache": {"type": "pvc", "accessMode": "ReadOnlyMany"}, "quota": BIG_QUOTA},
         "modelCache.accessMode: ReadOnlyMany needs an existingClaim",
+    ),
+    "modelCache.prefill: needs": (
+        {**PREFILL_TRANSFORMERS, "modelCache": {"type": "emptyDir", "prefill": True}},
+        "modelCache.prefill: needs modelCache.enabled and type pvc",
+    ),
+    "modelCache.prefill: the": (
+        {"modelCache": {"type": "pvc", "prefill": True}},
+        "modelCache.prefill: the simulated engine loads no model",
+    ),
+    "model.revision: required": (
+        {**PREFILL_TRANSFORMERS, "model": {"path": "org/model"}},
+        "model.revision: required with modelCache.prefill",
+    ),
+    "model.path: %s": (
+        {**PREFILL_TRANSFORMERS, "model": {"path": "/models/m", "revision": "abc"}},
+        "model.path: /models/m is a directory; modelCache.prefill downloads a hub model id",
     ),
     "ingress.hosts: at": (
         {"ingress": {"enabled": True}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,6 +24,7 @@ CONTRACT_NAMES = {
     "trtllm_requests_running",
     "trtllm_requests_waiting",
     "trtllm_engine_stall_seconds",
+    "trtllm_model_load_seconds",
 }
 
 
@@ -46,6 +49,15 @@ def test_every_metric_is_exported(client: TestClient) -> None:
     for name in METRIC_NAMES:
         assert name in exported or f"{name}_count" in exported, name
     assert not any(name.endswith("_created") for name in exported)
+
+
+def test_model_load_time_is_exported_once_loaded() -> None:
+    with TestClient(create_app(fast_settings(simulated_load_seconds=0.2))) as client:
+        for _ in range(100):  # bounded: the simulated engine loads in 0.2 s
+            if client.get("/health/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        assert samples(client)[("trtllm_model_load_seconds", ())] >= 0.2
 
 
 def test_requests_tokens_and_latencies_are_counted(client: TestClient) -> None:

@@ -36,6 +36,13 @@ app.kubernetes.io/component: helm-test
 {{ include "tensorrt-llm.labels.ownership" . }}
 {{- end -}}
 
+{{/* tensorrt-llm.labels.prefillPod: labels of the model cache prefill Job and its pod; no app.kubernetes.io/name, so the Service and PDB never select it. */}}
+{{- define "tensorrt-llm.labels.prefillPod" -}}
+{{ include "tensorrt-llm.labels.instance" . }}
+app.kubernetes.io/component: model-cache-prefill
+{{ include "tensorrt-llm.labels.ownership" . }}
+{{- end -}}
+
 {{/* tensorrt-llm.metadata.common: name, namespace and labels of a namespaced object (dict: ctx, suffix). */}}
 {{- define "tensorrt-llm.metadata.common" -}}
 name: {{ if .suffix }}{{ include "tensorrt-llm.names.suffixed" . }}{{ else }}{{ include "tensorrt-llm.names.fullname" .ctx }}{{ end }}

@@ -43,6 +43,10 @@ shutdown, and whether a disruption budget helps.
   "LOG_FORMAT" $v.server.logFormat
   "HF_HOME" (printf "%s/huggingface" $cache)
 -}}
+{{- if $v.modelCache.prefill -}}
+{{- /* The prefill Job downloaded the model: a missing one is an error, not a download per pod. */ -}}
+{{- $_ := set $strings "HF_HUB_OFFLINE" "1" -}}
+{{- end -}}
 {{- if $v.server.engineOptions -}}
 {{- $_ := set $strings "ENGINE_OPTIONS_FILE" (include "tensorrt-llm.engineOptions.file" .) -}}
 {{- end -}}
@@ -159,4 +163,10 @@ exec:
 {{- else if gt (int .Values.replicaCount) 1 -}}
 true
 {{- end -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.prefillJobName: the prefill Job's name, suffixed with a hash of model path and revision. */}}
+{{- define "tensorrt-llm.modelCache.prefillJobName" -}}
+{{- $hash := printf "%s@%s" .Values.model.path .Values.model.revision | sha256sum | trunc 10 -}}
+{{- include "tensorrt-llm.names.suffixed" (dict "ctx" . "suffix" (printf "prefill-%s" $hash)) -}}
 {{- end -}}

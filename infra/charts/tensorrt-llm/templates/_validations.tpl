@@ -41,6 +41,20 @@ Rules across several values, which values.schema.json cannot express: collected 
 {{- if and $v.modelCache.enabled (eq $v.modelCache.type "pvc") (not $v.modelCache.existingClaim) (eq $v.modelCache.accessMode "ReadOnlyMany") -}}
 {{- $errors = append $errors "modelCache.accessMode: ReadOnlyMany needs an existingClaim already holding the model; the cache must be writable to download it" -}}
 {{- end -}}
+{{- if $v.modelCache.prefill -}}
+{{- if not (and $v.modelCache.enabled (eq $v.modelCache.type "pvc")) -}}
+{{- $errors = append $errors "modelCache.prefill: needs modelCache.enabled and type pvc: the Job fills a claim the pods then mount" -}}
+{{- end -}}
+{{- if eq $v.engine "simulated" -}}
+{{- $errors = append $errors "modelCache.prefill: the simulated engine loads no model" -}}
+{{- end -}}
+{{- if not $v.model.revision -}}
+{{- $errors = append $errors "model.revision: required with modelCache.prefill (pin a commit: the Job runs again only when path or revision change)" -}}
+{{- end -}}
+{{- if hasPrefix "/" $v.model.path -}}
+{{- $errors = append $errors (printf "model.path: %s is a directory; modelCache.prefill downloads a hub model id" $v.model.path) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.ingress.enabled (not $v.ingress.hosts) -}}
 {{- $errors = append $errors "ingress.hosts: at least one host is needed when ingress.enabled" -}}
 {{- end -}}

@@ -1,0 +1,127 @@
+"""The model cache prefill: the chart's claim and download Job, applied before the Release.
+
+Why the program and not a Helm pre-install/pre-upgrade hook: a hook Job runs on every
+upgrade of the release (any values change), is invisible in `pulumi preview`, and is
+not part of the release (Helm neither diffs nor deletes it); and the claim it fills
+would have to be a hook too, since hooks run before the release's own objects exist.
+Here the Job is a Pulumi resource named after model path + revision (the chart's
+tensorrt-llm.modelCache.prefillJobName): a preview shows it being created or replaced,
+the same model leaves it untouched (nothing runs again), a new revision replaces it
+(the download runs), and the Release depends on it, so the server's pods are created
+only after the Job completed (pulumi-kubernetes waits for a Job's Complete condition).
+
+The objects themselves come from the chart (templates/pvc.yaml and
+model-cache-prefill-job.yaml, rendered with modelCache.prefillJob.render), so their
+names, labels, security contexts and volumes are the chart's, as for every pod.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from infra.chart import render_chart
+from infra.config import StackConfig
+from infra.values import chart_values, expected_cluster_apis
+
+CLAIM_TEMPLATE = "tensorrt-llm/templates/pvc.yaml"
+JOB_TEMPLATE = "tensorrt-llm/templates/model-cache-prefill-job.yaml"
+# Beyond the Job's own deadline: pulling the server image and scheduling the pod.
+AWAIT_MARGIN_SECONDS = 600
+
+
+def prefill_manifests(config: StackConfig, image_ref: str) -> dict[str, dict[str, Any]]:
+    """{template: object} of the claim (when the chart creates one) and the prefill Job."""
+    values = chart_values(config, image_ref)
+    values.setdefault("modelCache", {}).setdefault("prefillJob", {})["render"] = True
+    files = render_chart(
+        values,
+        release=config.release_name,
+        namespace=config.namespace,
+        api_versions=expected_cluster_apis(config),
+    )
+    return {
+        template: yaml.safe_load(files[template])
+        for template in (CLAIM_TEMPLATE, JOB_TEMPLATE)
+        if files.get(template, "").strip()
+    }
+
+
+@dataclass(frozen=True)
+class ModelCachePrefillArgs:
+    manifests: pulumi.Output[dict[str, dict[str, Any]]]
+    creates_claim: bool
+    timeout_seconds: int
+
+    @classmethod
+    def for_stack(cls, config: StackConfig, image_ref: pulumi.Output[str]) -> ModelCachePrefillArgs:
+        return cls(
+            manifests=image_ref.apply(lambda ref: prefill_manifests(config, ref)),
+            creates_claim=config.model_cache_claim_created,
+            timeout_seconds=config.model_load_timeout_seconds + AWAIT_MARGIN_SECONDS,
+        )
+
+
+class ModelCachePrefill(pulumi.ComponentResource):
+    """The model cache claim and the Job that downloads the model into it."""
+
+    job_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ModelCachePrefillArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tensorrt-llm:index:ModelCachePrefill", name, None, opts)
+        depends = list(opts.depends_on or []) if opts and opts.depends_on else []
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends)
+
+        def part(template: str, field: str) -> pulumi.Output[Any]:
+            return args.manifests.apply(lambda manifests: manifests[template][field])
+
+        claims = []
+        if args.creates_claim:
+            metadata = part(CLAIM_TEMPLATE, "metadata").apply(_claim_metadata)
+            claims.append(
+                k8s.core.v1.PersistentVolumeClaim(
+                    f"{name}-claim",
+                    metadata=metadata,
+                    spec=part(CLAIM_TEMPLATE, "spec"),
+                    # Like the chart's helm.sh/resource-policy: keep, downloaded weights
+                    # outlive `pulumi destroy`; delete the claim by hand to free them.
+                    opts=pulumi.ResourceOptions.merge(
+                        child, pulumi.ResourceOptions(retain_on_delete=True)
+                    ),
+                )
+            )
+        job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata=part(JOB_TEMPLATE, "metadata"),
+            spec=part(JOB_TEMPLATE, "spec"),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=claims,
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=f"{args.timeout_seconds}s", update=f"{args.timeout_seconds}s"
+                    ),
+                    # The Job is what it downloads, and its name says that: a new image
+                    # digest alone must not run the download again. (A new model still
+                    # gets every other new field: only the image is kept.)
+                    ignore_changes=["spec.template.spec.containers[0].image"],
+                ),
+            ),
+        )
+        self.job_name = job.metadata.apply(
+            lambda meta: meta["name"] if isinstance(meta, dict) else meta.name
+        )
+        self.register_outputs({"jobName": self.job_name})
+
+
+def _claim_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    # An unbound claim (WaitForFirstConsumer classes) binds when the Job's pod mounts
+    # it, which is after Pulumi would wait for it: do not wait.
+    annotations = {**metadata.get("annotations", {}), "pulumi.com/skipAwait": "true"}
+    return {**metadata, "annotations": annotations}
