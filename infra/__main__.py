@@ -9,6 +9,7 @@ import pulumi
 from infra.chart import service_port
 from infra.gpu import GpuDevicePlugin, GpuDevicePluginArgs
 from infra.image import ServerImage, ServerImageArgs
+from infra.keda import Keda, KedaArgs
 from infra.model_cache import ModelCachePrefill, ModelCachePrefillArgs
 from infra.namespace import ServerNamespace, ServerNamespaceArgs
 from infra.prometheus_adapter import PrometheusAdapter, PrometheusAdapterArgs
@@ -27,6 +28,8 @@ device_plugin = (
 )
 if config.prometheus_adapter.enabled:
     PrometheusAdapter("prometheus-adapter", PrometheusAdapterArgs.for_stack(config))
+# The chart's ScaledObject is rendered only where KEDA's CRD exists: KEDA comes first.
+keda = [Keda("keda", KedaArgs.for_stack(config))] if config.keda.install else []
 
 # The server: its namespace and Secrets, its image, then the chart with the image's digest.
 namespace = ServerNamespace("server-namespace", ServerNamespaceArgs.for_stack(config))
@@ -52,7 +55,7 @@ release = ServerRelease(
         values=chart_values(config, image.image_ref),
         timeout_seconds=release_timeout_seconds(config),
     ),
-    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin, *prefill]),
+    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin, *keda, *prefill]),
 )
 
 port = service_port()

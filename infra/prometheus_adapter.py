@@ -1,6 +1,6 @@
 """prometheus-adapter: the server's queue gauge as a Pods custom metric for the HPA.
 
-The chart's HPA scales on the per-pod average of trtllm_requests_waiting, which the
+The chart's HPA scales on the per-pod average of trtllm_num_requests_waiting, which the
 custom metrics API serves only once an adapter maps the Prometheus series to it. The
 adapter is cluster-wide (it registers an APIService), so it lives in the monitoring
 namespace, next to the Prometheus it queries.

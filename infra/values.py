@@ -30,6 +30,11 @@ PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 PLACEHOLDER_REPOSITORY = "registry.invalid/tensorrt-llm"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 VOLUME_SNAPSHOT_API = "snapshot.storage.k8s.io/v1/VolumeSnapshot"
+SCALED_OBJECT_API = "keda.sh/v1alpha1/ScaledObject"
+INFERENCE_POOL_APIS = (
+    "inference.networking.k8s.io/v1/InferencePool",
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+)
 
 
 def _image_values(config: StackConfig, image_ref: str) -> dict[str, Any]:
@@ -64,6 +69,21 @@ def _ingress_values(config: StackConfig) -> dict[str, Any]:
     if ingress.class_name:
         values["className"] = ingress.class_name
     return values
+
+
+def _routing_values(config: StackConfig) -> dict[str, Any]:
+    routing = config.routing
+    gateway = {"name": routing.gateway.name}
+    if routing.gateway.namespace:
+        gateway["namespace"] = routing.gateway.namespace
+    return {
+        "mode": routing.mode,
+        "inferencePool": {
+            "gateway": gateway,
+            "hostnames": list(routing.hostnames),
+            "endpointPicker": {"flowControl": {"enabled": routing.flow_control}},
+        },
+    }
 
 
 def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str, Any]:
@@ -114,6 +134,7 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
             "dashboard": {"enabled": config.monitoring.dashboard},
         },
         "ingress": _ingress_values(config),
+        "routing": _routing_values(config),
     }
     if config.gpu.enabled:
         values["nodeSelector"] = dict(config.gpu.node_selector)
@@ -152,13 +173,18 @@ def offline_image_ref(config: StackConfig) -> str:
 def expected_cluster_apis(config: StackConfig) -> list[str]:
     """Optional APIs (CRDs) the stack's cluster serves: a stack that asks for monitoring
     runs where the Prometheus operator is, one that snapshots its model cache where
-    the CSI snapshot CRDs are; Helm sees those APIs there, so render as it would."""
+    the CSI snapshot CRDs are, one on KEDA or an InferencePool where those CRDs are (or
+    the program installs them first); Helm sees those APIs there, so render as it would."""
     apis = []
     if config.monitoring.enabled:
         apis.append(SERVICE_MONITOR_API)
     snapshot = config.model_cache.snapshot
     if snapshot is not None and snapshot.name:
         apis.append(VOLUME_SNAPSHOT_API)
+    if config.autoscaling.enabled and config.autoscaling.mode == "keda":
+        apis.append(SCALED_OBJECT_API)
+    if config.routing.mode == "inferencePool":
+        apis.extend(INFERENCE_POOL_APIS)
     return apis
 
 
@@ -188,6 +214,9 @@ _STACK_KEY_OF_CHART_PATH = {
     "monitoring.dashboard": "monitoring.dashboard",
     "ingress.hosts": "ingress.host",
     "ingress.tls": "ingress.tlsSecretName",
+    "routing.inferencePool.gateway.": "routing.gateway.",
+    "routing.inferencePool.hostnames": "routing.hostnames",
+    "routing.inferencePool.endpointPicker.flowControl": "routing.flowControl",
     "image": "image.ref",
     "imagePullSecrets": "registry.private",
     "secrets.hfToken": "hfToken",

@@ -8,7 +8,7 @@ with more sequences than may run at once is admitted alone, when the engine is i
 
 Refusing early (429 + Retry-After) keeps latency bounded for the requests we do take,
 tells load balancers and clients to back off, and the size of the queue is the
-autoscaling signal (trtllm_requests_waiting).
+autoscaling signal (trtllm_num_requests_waiting).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ rule), the chart's HPA and dashboard, and the tests read.
 
 Names follow the Prometheus guide (one `trtllm_` prefix, base units, `_total` on
 counters only) and mirror vLLM / TensorRT-LLM's familiar ones so existing dashboards
-carry over. `trtllm_requests_waiting` is the autoscaling signal: requests admitted
+carry over. `trtllm_num_requests_waiting` is the autoscaling signal: requests admitted
 but still waiting for one of MAX_CONCURRENT_REQUESTS slots.
 
 Plain constants with no imports, so the Pulumi program can read them without the
@@ -19,8 +19,8 @@ TIME_TO_FIRST_TOKEN_SECONDS = "trtllm_time_to_first_token_seconds"
 INTER_TOKEN_LATENCY_SECONDS = "trtllm_inter_token_latency_seconds"
 PROMPT_TOKENS_TOTAL = "trtllm_prompt_tokens_total"
 GENERATION_TOKENS_TOTAL = "trtllm_generation_tokens_total"
-REQUESTS_RUNNING = "trtllm_requests_running"
-REQUESTS_WAITING = "trtllm_requests_waiting"
+REQUESTS_RUNNING = "trtllm_num_requests_running"
+REQUESTS_WAITING = "trtllm_num_requests_waiting"
 ENGINE_STALL_SECONDS = "trtllm_engine_stall_seconds"
 MODEL_LOAD_SECONDS = "trtllm_model_load_seconds"
 

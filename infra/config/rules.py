@@ -98,8 +98,14 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             "reads what Prometheus scrapes",
             c.monitoring.enabled,
         )
-    if c.prometheus_adapter.enabled and not scaling.enabled:
-        bad("prometheusAdapter.enabled", "only useful with autoscaling.enabled", True)
+    if c.prometheus_adapter.enabled and not (scaling.enabled and scaling.mode != "keda"):
+        bad(
+            "prometheusAdapter.enabled",
+            "only useful with autoscaling.enabled and autoscaling.mode hpa",
+            True,
+        )
+    if c.keda.install and not (scaling.enabled and scaling.mode == "keda"):
+        bad("keda.install", "only useful with autoscaling.enabled and autoscaling.mode keda", True)
     policy = c.network_policy
     if policy.enabled and c.monitoring.enabled and not policy.monitoring_namespaces:
         bad(

@@ -220,15 +220,64 @@ class SimulatedConfig(Group):
     max_batch: int | None = Field(None, ge=1, description="Simulated batch size.")
 
 
+class KedaScalerConfig(Group):
+    prometheus_address: str | None = Field(
+        None, description="Prometheus URL KEDA's scaler queries (chart default)."
+    )
+    polling_interval_seconds: int | None = Field(
+        None, ge=1, description="Seconds between KEDA's queries (chart default)."
+    )
+    fallback_replicas: int | None = Field(
+        None, ge=1, description="Replicas held while Prometheus cannot be queried (chart default)."
+    )
+    cooldown_seconds: int | None = Field(
+        None, ge=0, description="Idle seconds before scaling to zero (chart default)."
+    )
+
+
 class AutoscalingConfig(Group):
-    enabled: bool = Field(False, description="HPA on trtllm_requests_waiting per pod.")
-    min_replicas: int | None = Field(None, ge=1, description="Fewest pods (required if enabled).")
+    enabled: bool = Field(False, description="Scale on trtllm_num_requests_waiting per pod.")
+    mode: Literal["hpa", "keda"] | None = Field(
+        None,
+        description="hpa (prometheus-adapter, deprecated upstream) or keda (ScaledObject); "
+        "chart default hpa.",
+    )
+    min_replicas: int | None = Field(
+        None, ge=0, description="Fewest pods (required if enabled; 0 = scale to zero, keda only)."
+    )
     max_replicas: int | None = Field(None, ge=1, description="Most pods (required if enabled).")
     target_requests_waiting: float | None = Field(
-        None, gt=0, description="Average waiting requests per pod the HPA aims for."
+        None, gt=0, description="Average waiting requests per pod the autoscaler aims for."
     )
     scale_down_stabilization_seconds: int | None = Field(
         None, ge=0, description="Seconds of lower demand before scaling down."
+    )
+    keda: KedaScalerConfig = group(KedaScalerConfig, "KEDA ScaledObject (mode keda).")
+
+
+class KedaConfig(Group):
+    install: bool = Field(
+        False, description="Install KEDA (pinned chart); false uses the cluster's own KEDA."
+    )
+    namespace: DnsLabel = Field("keda", description="Namespace KEDA is installed into.")
+
+
+class GatewayRefConfig(Group):
+    name: str = Field("inference-gateway", description="Gateway the HTTPRoute attaches to.")
+    namespace: DnsLabel | None = Field(
+        None, description="Namespace of the Gateway (default: the server's)."
+    )
+
+
+class RoutingConfig(Group):
+    mode: Literal["service", "inferencePool"] = Field(
+        "service",
+        description="service (Service/Ingress) or inferencePool (Gateway + InferencePool + EPP).",
+    )
+    gateway: GatewayRefConfig = group(GatewayRefConfig, "Gateway (mode inferencePool).")
+    hostnames: list[str] = Field(default_factory=list, description="Host names the route matches.")
+    flow_control: bool = Field(
+        False, description="EPP holds requests while no pod has room (needed to scale to zero)."
     )
 
 
@@ -258,7 +307,8 @@ class MonitoringConfig(Group):
 
 class PrometheusAdapterConfig(Group):
     enabled: bool = Field(
-        False, description="Install prometheus-adapter exposing trtllm_requests_waiting."
+        False,
+        description="Install prometheus-adapter for autoscaling.mode hpa (deprecated upstream).",
     )
     namespace: DnsLabel = Field("monitoring", description="Namespace of prometheus-adapter.")
     prometheus_url: str = Field(
@@ -375,6 +425,8 @@ class StackConfig(Group):
     request_defaults: RequestDefaultsConfig = group(RequestDefaultsConfig, "Request defaults.")
     simulated: SimulatedConfig = group(SimulatedConfig, "Simulated engine timing.")
     autoscaling: AutoscalingConfig = group(AutoscalingConfig, "Horizontal pod autoscaling.")
+    keda: KedaConfig = group(KedaConfig, "KEDA installation.")
+    routing: RoutingConfig = group(RoutingConfig, "How clients reach the pods.")
     rollout: RolloutConfig = group(RolloutConfig, "Rolling update.")
     pod_disruption_budget: PodDisruptionBudgetConfig = group(
         PodDisruptionBudgetConfig, "PodDisruptionBudget."

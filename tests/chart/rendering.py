@@ -90,8 +90,18 @@ def pod_templates(rendered: Rendered) -> Iterator[tuple[str, Manifest, Manifest]
             yield f"{template} {obj['kind']}", pod.get("metadata", {}), pod["spec"]
 
 
+def server_deployment(rendered: Rendered) -> Manifest:
+    """The server's Deployment (an InferencePool adds the endpoint picker's)."""
+    (deployment,) = (
+        obj
+        for template, obj in rendered.objects
+        if template.endswith("/deployment.yaml") and obj["kind"] == "Deployment"
+    )
+    return deployment
+
+
 def server_container(rendered: Rendered) -> Manifest:
-    containers = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = server_deployment(rendered)["spec"]["template"]["spec"]["containers"]
     return next(c for c in containers if c["name"] == "server")
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from infra.values import SERVICE_MONITOR_API, VOLUME_SNAPSHOT_API
+from infra.values import (
+    INFERENCE_POOL_APIS,
+    SCALED_OBJECT_API,
+    SERVICE_MONITOR_API,
+    VOLUME_SNAPSHOT_API,
+)
 from tests.chart.rendering import Scenario
 
 DIGEST = "sha256:" + "ab" * 32
@@ -137,6 +142,49 @@ SCENARIOS: dict[str, Scenario] = {
             }
         },
         why="public endpoint behind an ingress controller with TLS",
+    ),
+    "keda": Scenario(
+        values={
+            "autoscaling": {
+                "enabled": True,
+                "mode": "keda",
+                "minReplicas": 1,
+                "maxReplicas": 8,
+                "keda": {"fallbackReplicas": 2},
+            },
+            "modelCache": {"accessMode": "ReadWriteMany"},
+        },
+        api_versions=(SCALED_OBJECT_API,),
+        why="KEDA ScaledObject on the queue gauge through the Prometheus scaler",
+    ),
+    "inference-pool": Scenario(
+        values={
+            "routing": {
+                "mode": "inferencePool",
+                "inferencePool": {
+                    "gateway": {"name": "shared-gateway", "namespace": "gateways"},
+                    "hostnames": ["llm.example.com"],
+                },
+            },
+            "monitoring": {"serviceMonitor": {"enabled": True}},
+        },
+        api_versions=(*INFERENCE_POOL_APIS, SERVICE_MONITOR_API),
+        why="Gateway API Inference Extension: InferencePool, endpoint picker, HTTPRoute",
+    ),
+    "scale-to-zero": Scenario(
+        values={
+            "engine": "simulated",
+            "gpu": {"enabled": False},
+            "modelCache": {"type": "emptyDir", "size": "1Gi"},
+            "autoscaling": {"enabled": True, "mode": "keda", "minReplicas": 0, "maxReplicas": 2},
+            "routing": {
+                "mode": "inferencePool",
+                "inferencePool": {"endpointPicker": {"flowControl": {"enabled": True}}},
+            },
+            "monitoring": {"serviceMonitor": {"enabled": True}},
+        },
+        api_versions=(SCALED_OBJECT_API, *INFERENCE_POOL_APIS, SERVICE_MONITOR_API),
+        why="non-production pool scaled to zero, woken by the endpoint picker's held queue",
     ),
     "kube-1.29": Scenario(
         values={}, kube_version="v1.29.0", why="oldest supported cluster (no sleep action)"

@@ -19,6 +19,9 @@ CUSTOM_RESOURCES = frozenset(
     {
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
+        ("inference.networking.k8s.io/v1", "InferencePool"),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     }
 )
 

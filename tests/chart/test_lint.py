@@ -6,11 +6,17 @@ import helm_python
 import pytest
 
 from infra.chart import CHART_DIR
+from infra.values import INFERENCE_POOL_APIS, SCALED_OBJECT_API
 from tests.chart.rendering import NAMESPACE
 from tests.chart.scenarios import SCENARIOS
 
+# lint cannot declare cluster APIs, and the chart refuses KEDA or InferencePool objects
+# where their APIs are missing; those scenarios are rendered (with the APIs) elsewhere.
+_NEEDS_CRDS = {SCALED_OBJECT_API, *INFERENCE_POOL_APIS}
+LINTABLE = sorted(n for n, s in SCENARIOS.items() if not _NEEDS_CRDS & set(s.api_versions))
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+
+@pytest.mark.parametrize("name", LINTABLE)
 def test_lint_strict_reports_nothing(name: str) -> None:
     scenario = SCENARIOS[name]
     report = helm_python.lint(

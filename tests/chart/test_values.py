@@ -131,7 +131,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"requestDefaults": {"temperature": 3}},
         "/requestDefaults/temperature",
     ),
-    ("min replicas 0", {"autoscaling": {"minReplicas": 0}}, "/autoscaling/minReplicas"),
+    ("min replicas -1", {"autoscaling": {"minReplicas": -1}}, "/autoscaling/minReplicas"),
     (
         "cpu target 150%",
         {"autoscaling": {"cpuFallback": {"targetCPUUtilizationPercentage": 150}}},

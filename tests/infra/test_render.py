@@ -23,11 +23,19 @@ from infra.chart import (
 from infra.config import StackFileError
 from infra.stack import load_stack
 from infra.values import PLACEHOLDER_DIGEST, chart_values, offline_image_ref, render_stack
+from service.metric_names import REQUESTS_WAITING
 from tests.chart.pod_security import violations
 from tests.infra.harness import STACKS
 from tests.tools import REPO_ROOT, run_tool
 
 KUBE_VERSION = "1.31"
+# Groups of custom resources: kubernetes-validate has no schema for them.
+CUSTOM_GROUPS = {
+    "monitoring.coreos.com",
+    "keda.sh",
+    "inference.networking.k8s.io",
+    "gateway.networking.k8s.io",
+}
 
 
 @cache
@@ -50,7 +58,7 @@ def test_values_pass_the_chart_schema(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_object_is_valid_kubernetes(stack: str) -> None:
     for doc in rendered(stack):
-        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+        if doc["apiVersion"].split("/")[0] in CUSTOM_GROUPS:
             continue  # a CRD: kubernetes-validate has no schema for it
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
@@ -98,16 +106,21 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
     ]
     assert test_labels <= test_pod["metadata"]["labels"].items()
     assert not test_labels <= deployment["spec"]["template"]["metadata"]["labels"].items()
-    if config.autoscaling.enabled:
+    if config.autoscaling.enabled and config.autoscaling.mode == "keda":
+        (scaled,) = of_kind(docs, "ScaledObject")
+        queries = [t["metadata"]["query"] for t in scaled["spec"]["triggers"]]
+        assert any(REQUESTS_WAITING in q for q in queries)
+        assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    elif config.autoscaling.enabled:
         (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
         metric_names = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if "pods" in m}
-        assert "trtllm_requests_waiting" in metric_names
+        assert REQUESTS_WAITING in metric_names
 
 
 def test_prod_renders_its_production_features() -> None:
     kinds = {d["kind"] for d in rendered("prod")}
     assert {
-        "HorizontalPodAutoscaler",
+        "ScaledObject",
         "PodDisruptionBudget",
         "PersistentVolumeClaim",
         "Ingress",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
@@ -18,6 +19,7 @@ from infra.chart import (
 )
 from infra.config import StackConfig
 from infra.gpu import DEVICE_PLUGIN_CHART
+from infra.keda import KEDA_CHART
 from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
 from infra.prometheus_adapter import PROMETHEUS_ADAPTER_CHART
 from infra.service_secrets import secret_names
@@ -101,8 +103,9 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (NAMESPACE, "gpu-namespace"),
         ("kubernetes:core/v1:ResourceQuota", "gpu-critical-pods"),
         (RELEASE, "gpu-release"),
-        (f"{COMPONENT}PrometheusAdapter", "prometheus-adapter"),
-        (RELEASE, "prometheus-adapter-release"),
+        (f"{COMPONENT}Keda", "keda"),
+        (NAMESPACE, "keda-namespace"),
+        (RELEASE, "keda-release"),
     },
 }
 
@@ -285,7 +288,7 @@ def test_server_release(stack: str) -> None:
 def test_release_depends_on_namespace_secrets_and_device_plugin(stack: str) -> None:
     run = stack_run(stack)
     release = server_release(run)
-    components = ["server-namespace", "server-secrets", "gpu"]
+    components = ["server-namespace", "server-secrets", "gpu", "keda"]
     for component in (r for r in run.registrations if r.name in components and not r.custom):
         for child in run.descendants(component.urn):
             assert child.urn in release.dependencies, f"{release.urn} does not wait for {child.urn}"
@@ -355,11 +358,29 @@ def test_outputs(stack: str) -> None:
     }
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_prometheus_adapter_exposes_the_queue_metric(stack: str) -> None:
-    run, c = stack_run(stack), stack_model(stack)
+def _prod_with(**changes: Any) -> ProgramRun:
+    """The prod stack with some top-level keys replaced (JSON objects replace whole)."""
+    config, secret_keys = stack_config("prod")
+    for key, value in changes.items():
+        config[f"{PROJECT}:{key}"] = json.dumps(value)
+    run = run_program(config, secret_keys, stack="prod")
+    assert run.error is None, str(run.error)
+    return run
+
+
+def test_prometheus_adapter_exposes_the_queue_metric() -> None:
+    """The deprecated path still works: autoscaling.mode hpa on prometheus-adapter."""
+    scaling = {**json.loads(stack_config("prod")[0][f"{PROJECT}:autoscaling"]), "mode": "hpa"}
+    del scaling["keda"]
+    run = _prod_with(
+        autoscaling=scaling,
+        keda={"install": False},
+        prometheusAdapter={"enabled": True, "prometheusUrl": "http://prometheus.monitoring.svc"},
+    )
+    stack = "prod"
     adapters = [r for r in run.of_type(RELEASE) if r.name == "prometheus-adapter-release"]
-    assert len(adapters) == int(c.prometheus_adapter.enabled)
+    assert len(adapters) == 1
+    assert not [r for r in run.of_type(RELEASE) if r.name == "keda-release"]
     for adapter in adapters:
         values = adapter.plain("values")
         assert values["rules"]["default"] is False
@@ -386,3 +407,30 @@ def test_gpu_operator_stacks_get_no_device_plugin() -> None:
     assert not [r for r in run.registrations if r.name == "gpu" or r.name.startswith("gpu-")]
     values = server_release(run).plain("values")
     assert values["gpu"]["enabled"] is True and values["tensorParallelSize"] == 2
+
+
+def test_prod_installs_pinned_keda_before_the_server() -> None:
+    run = stack_run("prod")
+    keda = run.one(RELEASE, "keda-release")
+    assert (keda.plain("chart"), keda.plain("version")) == ("keda", KEDA_CHART.version)
+    assert keda.plain("repositoryOpts")["repo"] == KEDA_CHART.repo
+    assert keda.urn in server_release(run).dependencies
+    values = server_release(run).plain("values")
+    assert values["autoscaling"]["mode"] == "keda"
+    assert values["autoscaling"]["keda"]["prometheusAddress"].startswith("http://")
+
+
+def test_an_existing_keda_is_used_not_installed() -> None:
+    run = _prod_with(keda={"install": False})
+    assert not [r for r in run.registrations if r.name.startswith("keda")]
+    assert server_release(run).plain("values")["autoscaling"]["mode"] == "keda"
+
+
+def test_inference_pool_routing_reaches_the_chart() -> None:
+    run = _prod_with(
+        ingress={"enabled": False},
+        routing={"mode": "inferencePool", "gateway": {"name": "gw", "namespace": "gateways"}},
+    )
+    routing = server_release(run).plain("values")["routing"]
+    assert routing["mode"] == "inferencePool"
+    assert routing["inferencePool"]["gateway"] == {"name": "gw", "namespace": "gateways"}

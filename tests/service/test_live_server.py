@@ -120,8 +120,8 @@ def test_full_queue_answers_429_with_retry_after() -> None:
         admitted = [pool.submit(httpx.post, url, json=body, timeout=30) for _ in range(2)]
         admission = live.runtime.admission
         assert wait_until(lambda: admission.running == 1 and admission.waiting == 1)
-        assert metric(live, "trtllm_requests_running") == 1
-        assert metric(live, "trtllm_requests_waiting") == 1
+        assert metric(live, "trtllm_num_requests_running") == 1
+        assert metric(live, "trtllm_num_requests_waiting") == 1
         try:
             refused = httpx.post(url, json=body, timeout=10)
         finally:
@@ -131,8 +131,8 @@ def test_full_queue_answers_429_with_retry_after() -> None:
         assert refused.json()["error"]["code"] == "queue_full"
         assert [f.result().status_code for f in admitted] == [200, 200]
         assert metric(live, 'trtllm_requests_rejected_total{reason="queue_full"}') == 1
-        assert metric(live, "trtllm_requests_running") == 0
-        assert metric(live, "trtllm_requests_waiting") == 0
+        assert metric(live, "trtllm_num_requests_running") == 0
+        assert metric(live, "trtllm_num_requests_waiting") == 0
 
 
 # --- request size
@@ -180,7 +180,7 @@ def test_client_disconnect_aborts_the_engine_request(stream: bool) -> None:
         assert wait_until(lambda: f"gone-{stream}" in engine.aborted_request_ids)
         assert wait_until(lambda: live.runtime.admission.in_flight == 0)
         assert engine.running == 0
-        assert metric(live, "trtllm_requests_running") == 0
+        assert metric(live, "trtllm_num_requests_running") == 0
 
 
 def test_disconnect_while_queued_leaves_the_queue() -> None:

@@ -21,8 +21,8 @@ CONTRACT_NAMES = {
     "trtllm_inter_token_latency_seconds",
     "trtllm_prompt_tokens_total",
     "trtllm_generation_tokens_total",
-    "trtllm_requests_running",
-    "trtllm_requests_waiting",
+    "trtllm_num_requests_running",
+    "trtllm_num_requests_waiting",
     "trtllm_engine_stall_seconds",
     "trtllm_model_load_seconds",
 }
@@ -78,7 +78,7 @@ def test_requests_tokens_and_latencies_are_counted(client: TestClient) -> None:
     assert delta("trtllm_e2e_request_latency_seconds_count") == 1
     assert delta("trtllm_time_to_first_token_seconds_count") == 1
     assert delta("trtllm_inter_token_latency_seconds_count") == 3
-    assert after[("trtllm_requests_running", ())] == 0
+    assert after[("trtllm_num_requests_running", ())] == 0
 
 
 def test_unknown_paths_share_one_label_value(client: TestClient) -> None:

@@ -2,7 +2,7 @@
 Names of the server's metrics that templates refer to (service/metric_names.py owns them).
 */}}
 
-{{/* tensorrt-llm.metrics.requestsWaiting: the server's queue-depth gauge (service/metric_names.py), the HPA signal. */}}
+{{/* tensorrt-llm.metrics.requestsWaiting: the server's queue-depth gauge (service/metric_names.py), the autoscaling signal. */}}
 {{- define "tensorrt-llm.metrics.requestsWaiting" -}}
-trtllm_requests_waiting
+trtllm_num_requests_waiting
 {{- end -}}

@@ -68,7 +68,8 @@ Rules across several values, which values.schema.json cannot express: collected 
 
 {{/* tensorrt-llm.validate: fail once with every cross-value error, so one render shows them all. */}}
 {{- define "tensorrt-llm.validate" -}}
-{{- $errors := include "tensorrt-llm.validate.errors" . | trim -}}
+{{- $errors := printf "%s\n%s" (include "tensorrt-llm.validate.errors" .) (include "tensorrt-llm.inference.errors" .) | trim -}}
+{{- $errors = regexReplaceAll "\n+" $errors "\n" -}}
 {{- if $errors -}}
 {{- fail (printf "\n\ninvalid values for the tensorrt-llm chart:\n%s" $errors) -}}
 {{- end -}}
