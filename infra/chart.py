@@ -81,6 +81,21 @@ def selector_labels(release_name: str) -> dict[str, str]:
     }
 
 
+def endpoint_picker_labels(release_name: str) -> dict[str, str]:
+    """The labels the chart's endpoint picker pods carry (tensorrt-llm.epp.selectorLabels)."""
+    return {
+        "app.kubernetes.io/name": f"{chart_metadata()['name']}-epp",
+        "app.kubernetes.io/instance": release_name,
+    }
+
+
+def endpoint_picker_ports() -> dict[str, int]:
+    """The endpoint picker's ports by use (tensorrt-llm.epp.ports): extProc, health, metrics."""
+    text = (CHART_DIR / "templates" / "_inference.tpl").read_text()
+    block = text.split('define "tensorrt-llm.epp.ports" -}}', 1)[1].split("{{- end", 1)[0]
+    return {k: int(v) for k, v in yaml.safe_load(block).items()}
+
+
 # The component label of the chart's `helm test` pod (tensorrt-llm.labels.testPod); the
 # server pods carry `inference-server`, so this label alone tells the two apart.
 TEST_POD_COMPONENT = "helm-test"

@@ -11,7 +11,10 @@
   ingress-controller and monitoring namespaces, DNS to the cluster DNS namespace, and
   HTTPS to the model hub CIDRs (from the server pods, or only from the model cache
   prefill Job's pod when it fills the cache); and the chart's `helm test` pod to the
-  server port (without it default-deny makes every `helm test` fail). Nothing else.
+  server port (without it default-deny makes every `helm test` fail). With routing.mode
+  inferencePool: the gateway namespaces to the endpoint picker's ext-proc port, the
+  picker to the server port (it scrapes /metrics) and to the Kubernetes API, and
+  Prometheus to the picker's metrics. Nothing else.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import pulumi_kubernetes as k8s
 
 from infra.chart import (
     SERVER_PORT_NAME,
+    endpoint_picker_labels,
+    endpoint_picker_ports,
     helm_test_pod_labels,
     prefill_pod_labels,
     selector_labels,
@@ -138,7 +143,57 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
         if namespaces:
             peers = [Peer(namespace_selector=_namespaces_selector(namespaces))]
             specs[policy_name] = _allow_ingress(server_pods, peers, server_port)
+    if config.routing.mode == "inferencePool":
+        specs.update(_endpoint_picker_policies(config, server_pods, server_port))
     return specs
+
+
+# The Kubernetes API server is outside any pod selector; its port differs by distribution.
+_KUBE_API_PORTS = (443, 6443)
+
+
+def _endpoint_picker_policies(
+    config: StackConfig, server_pods: Pods, server_port: list[Port]
+) -> dict[str, Spec]:
+    """routing.mode inferencePool: the gateway asks the picker, the picker reads the pods.
+
+    The gateway's own traffic to the pods comes in through allow-ingress-controllers
+    (the gateway runs in one of networkPolicy.ingressNamespaces).
+    """
+    policy = config.network_policy
+    picker = Pods(match_labels=endpoint_picker_labels(config.release_name))
+    ports = endpoint_picker_ports()
+
+    def from_namespaces(names: list[str]) -> list[Peer]:
+        return [Peer(namespace_selector=_namespaces_selector(names))]
+
+    inbound = _allow_ingress(
+        picker,
+        from_namespaces(policy.ingress_namespaces),
+        [Port(port=ports["extProc"], protocol="TCP")],
+    )
+    if config.monitoring.enabled and policy.monitoring_namespaces:
+        inbound.ingress.append(
+            net.NetworkPolicyIngressRuleArgs(
+                from_=from_namespaces(policy.monitoring_namespaces),
+                ports=[Port(port=ports["metrics"], protocol="TCP")],
+            )
+        )
+    # Scrape each pod's /metrics (queue, running, KV cache) on the server port; watch
+    # the InferencePool and its pods through the API.
+    outbound = _allow_egress(picker, [Peer(pod_selector=server_pods)], server_port)
+    outbound.egress.append(
+        net.NetworkPolicyEgressRuleArgs(
+            ports=[Port(port=port, protocol="TCP") for port in _KUBE_API_PORTS]
+        )
+    )
+    return {
+        "allow-endpoint-picker-ingress": inbound,
+        "allow-endpoint-picker-egress": outbound,
+        "allow-endpoint-picker-scrape": _allow_ingress(
+            server_pods, [Peer(pod_selector=picker)], server_port
+        ),
+    }
 
 
 @dataclass(frozen=True)

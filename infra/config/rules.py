@@ -113,6 +113,12 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             "must list Prometheus's namespace when monitoring.enabled, or scrapes are dropped",
             [],
         )
+    if c.routing.mode == "inferencePool" and policy.enabled and not policy.ingress_namespaces:
+        bad(
+            "networkPolicy.ingressNamespaces",
+            "must list the Gateway's namespace when routing.mode is inferencePool",
+            [],
+        )
     if c.ingress.enabled and policy.enabled and not policy.ingress_namespaces:
         bad(
             "networkPolicy.ingressNamespaces",

@@ -8,23 +8,27 @@ from functools import cache
 from typing import Any
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
 
 from infra.chart import (
     CHART_DIR,
     SERVER_PORT_NAME,
+    endpoint_picker_labels,
+    endpoint_picker_ports,
     helm_test_pod_labels,
     selector_labels,
     service_port,
 )
 from infra.config import StackConfig
+from infra.config.schema import IngressConfig, RoutingConfig
 from infra.gpu import DEVICE_PLUGIN_CHART
 from infra.keda import KEDA_CHART
 from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
 from infra.prometheus_adapter import PROMETHEUS_ADAPTER_CHART
 from infra.service_secrets import secret_names
 from infra.stack import load_stack
-from infra.values import chart_values
+from infra.values import chart_values, render_stack
 from service.metric_names import REQUESTS_WAITING
 from tests.infra.harness import (
     MOCK_DIGEST,
@@ -434,3 +438,47 @@ def test_inference_pool_routing_reaches_the_chart() -> None:
     routing = server_release(run).plain("values")["routing"]
     assert routing["mode"] == "inferencePool"
     assert routing["inferencePool"]["gateway"] == {"name": "gw", "namespace": "gateways"}
+
+
+def test_inference_pool_policies_admit_gateway_picker_and_scrape() -> None:
+    run = _prod_with(ingress={"enabled": False}, routing={"mode": "inferencePool"})
+    c = stack_model("prod")
+    server_pods = {"matchLabels": selector_labels(c.release_name)}
+    picker = {"matchLabels": endpoint_picker_labels(c.release_name)}
+    ports = endpoint_picker_ports()
+
+    inbound = _policy(run, "allow-endpoint-picker-ingress")
+    assert inbound["podSelector"] == picker
+    by_port = {rule["ports"][0]["port"]: rule for rule in inbound["ingress"]}
+    gateway = by_port[ports["extProc"]]
+    assert [_namespaces_of(p) for p in gateway["from"]] == [c.network_policy.ingress_namespaces]
+    scrape_picker = by_port[ports["metrics"]]
+    assert [_namespaces_of(p) for p in scrape_picker["from"]] == [
+        c.network_policy.monitoring_namespaces
+    ]
+
+    outbound = _policy(run, "allow-endpoint-picker-egress")
+    assert outbound["podSelector"] == picker
+    to_pods, to_api = outbound["egress"]
+    assert to_pods["to"] == [{"podSelector": server_pods}]
+    assert to_pods["ports"] == [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
+    assert {p["port"] for p in to_api["ports"]} == {443, 6443}
+
+    scrape = _policy(run, "allow-endpoint-picker-scrape")
+    assert scrape["podSelector"] == server_pods
+    assert scrape["ingress"][0]["from"] == [{"podSelector": picker}]
+
+
+def test_endpoint_picker_facts_match_the_rendered_chart() -> None:
+    """The policies above select what the chart renders: same labels, same ports."""
+    config = stack_model("prod").model_copy(
+        update={"routing": RoutingConfig(mode="inferencePool"), "ingress": IngressConfig()}
+    )
+    docs = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
+    (epp,) = [
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-epp")
+    ]
+    pod = epp["spec"]["template"]
+    assert endpoint_picker_labels(config.release_name).items() <= pod["metadata"]["labels"].items()
+    container_ports = {p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+    assert set(endpoint_picker_ports().values()) == container_ports
