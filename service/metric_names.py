@@ -1,10 +1,16 @@
 """The server's metric names: the one list the Pulumi program (prometheus-adapter
-rule), the chart's HPA and dashboard, and the tests read.
+rule), the chart's HPA, ScaledObject and dashboard, and the tests read.
 
 Names follow the Prometheus guide (one `trtllm_` prefix, base units, `_total` on
-counters only) and mirror vLLM / TensorRT-LLM's familiar ones so existing dashboards
-carry over. `trtllm_num_requests_waiting` is the autoscaling signal: requests admitted
-but still waiting for one of MAX_CONCURRENT_REQUESTS slots.
+counters only) and are trtllm-serve's own where it has the same series
+(NVIDIA/TensorRT-LLM tensorrt_llm/metrics/collector.py), so NVIDIA's dashboards and the
+Gateway API Inference Extension's endpoint picker ("trtllm-serve" metrics dialect) read
+them unchanged. With the dialect's semantics:
+- `trtllm_num_requests_waiting`: requests queued in this server, the admission queue
+  plus the engine's own queue; the autoscaling and routing signal.
+- `trtllm_num_requests_running`: requests the engine is executing.
+- `trtllm_kv_cache_utilization` (0..1) and the block geometry: from the engine's block
+  pool; absent where the engine cannot tell.
 
 Plain constants with no imports, so the Pulumi program can read them without the
 server's dependencies.
@@ -23,6 +29,19 @@ REQUESTS_RUNNING = "trtllm_num_requests_running"
 REQUESTS_WAITING = "trtllm_num_requests_waiting"
 ENGINE_STALL_SECONDS = "trtllm_engine_stall_seconds"
 MODEL_LOAD_SECONDS = "trtllm_model_load_seconds"
+KV_CACHE_UTILIZATION = "trtllm_kv_cache_utilization"
+KV_CACHE_USED_BLOCKS = "trtllm_kv_cache_used_blocks"
+KV_CACHE_FREE_BLOCKS = "trtllm_kv_cache_free_blocks"
+KV_CACHE_MAX_BLOCKS = "trtllm_kv_cache_max_blocks"
+KV_CACHE_TOKENS_PER_BLOCK = "trtllm_kv_cache_tokens_per_block"
+# Exported only by engines that report their KV cache (simulated, tensorrt-llm).
+KV_CACHE_METRIC_NAMES = (
+    KV_CACHE_UTILIZATION,
+    KV_CACHE_USED_BLOCKS,
+    KV_CACHE_FREE_BLOCKS,
+    KV_CACHE_MAX_BLOCKS,
+    KV_CACHE_TOKENS_PER_BLOCK,
+)
 
 # Exported base names (histograms without their _bucket/_sum/_count series).
 METRIC_NAMES: frozenset[str] = frozenset(
@@ -38,6 +57,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         REQUESTS_WAITING,
         ENGINE_STALL_SECONDS,
         MODEL_LOAD_SECONDS,
+        *KV_CACHE_METRIC_NAMES,
     }
 )
 

@@ -9,6 +9,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,15 +18,22 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from service.engines.base import KvCacheStats
 from service.metric_names import (
     E2E_REQUEST_LATENCY_SECONDS,
     ENGINE_STALL_SECONDS,
     GENERATION_TOKENS_TOTAL,
     HTTP_REQUESTS_TOTAL,
     INTER_TOKEN_LATENCY_SECONDS,
+    KV_CACHE_FREE_BLOCKS,
+    KV_CACHE_MAX_BLOCKS,
+    KV_CACHE_TOKENS_PER_BLOCK,
+    KV_CACHE_USED_BLOCKS,
+    KV_CACHE_UTILIZATION,
     MODEL_LOAD_SECONDS,
     PROMPT_TOKENS_TOTAL,
     REJECT_REASONS,
@@ -83,6 +91,41 @@ class LoopHistogram:
         yield family
 
 
+class EngineLoad(Protocol):
+    """What the metrics read from the engine (service.engines.base.Engine)."""
+
+    def stalled_seconds(self) -> float: ...
+    def queued_requests(self) -> int: ...
+    def kv_cache(self) -> KvCacheStats | None: ...
+
+
+class _KvCacheCollector(Collector):
+    """The KV-cache gauges of the trtllm-serve dialect, read from the engine per scrape;
+    no series at all where the engine cannot tell (better absent than a false 0)."""
+
+    def __init__(self, read: Callable[[], KvCacheStats | None]) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._read()
+        if stats is None:
+            return
+        yield GaugeMetricFamily(
+            KV_CACHE_UTILIZATION, "Fraction of KV-cache blocks in use (0..1).", stats.utilization
+        )
+        yield GaugeMetricFamily(KV_CACHE_USED_BLOCKS, "KV-cache blocks in use.", stats.used_blocks)
+        yield GaugeMetricFamily(
+            KV_CACHE_FREE_BLOCKS, "KV-cache blocks free.", stats.max_blocks - stats.used_blocks
+        )
+        yield GaugeMetricFamily(KV_CACHE_MAX_BLOCKS, "KV-cache blocks in all.", stats.max_blocks)
+        yield GaugeMetricFamily(
+            KV_CACHE_TOKENS_PER_BLOCK, "Tokens one KV-cache block holds.", stats.tokens_per_block
+        )
+
+
 class ServerMetrics:
     """All metrics of one app, in a registry of its own."""
 
@@ -130,13 +173,22 @@ class ServerMetrics:
         # Counted in sequences (prompts x n), as admission counts them: a fan-out request
         # weighs on the engine, and on the autoscaler, as its sequences do.
         self.running = Gauge(
-            REQUESTS_RUNNING, "Sequences (prompts x n) on the engine.", registry=reg
+            REQUESTS_RUNNING, "Sequences (prompts x n) the engine is executing.", registry=reg
         )
         self.waiting = Gauge(
             REQUESTS_WAITING,
-            "Sequences (prompts x n) queued for the engine (autoscaling signal).",
+            "Sequences (prompts x n) queued in this server: admission queue plus the engine's "
+            "own queue (autoscaling and routing signal).",
             registry=reg,
         )
+        self._admission: tuple[Callable[[], float], Callable[[], float]] = (
+            lambda: 0.0,
+            lambda: 0.0,
+        )
+        self._engine: EngineLoad | None = None
+        self.running.set_function(self._running)
+        self.waiting.set_function(self._waiting)
+        reg.register(_KvCacheCollector(lambda: self._engine.kv_cache() if self._engine else None))
         self.engine_stall = Gauge(
             ENGINE_STALL_SECONDS,
             "Seconds the engine has produced nothing while requests wait on it (0 when "
@@ -150,13 +202,24 @@ class ServerMetrics:
             registry=reg,
         )
 
-    def track_engine(self, stalled_seconds: Callable[[], float]) -> None:
-        self.engine_stall.set_function(stalled_seconds)
+    def track_engine(self, engine: EngineLoad) -> None:
+        """Read the engine's stall time, queue and KV cache at scrape time."""
+        self._engine = engine
+        self.engine_stall.set_function(engine.stalled_seconds)
 
     def track_admission(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
         """Read the gauges from the admission controller at scrape time, so they are exact."""
-        self.running.set_function(running)
-        self.waiting.set_function(waiting)
+        self._admission = (running, waiting)
+
+    def _engine_queued(self) -> float:
+        return self._engine.queued_requests() if self._engine else 0
+
+    def _running(self) -> float:
+        # Requests past admission that the engine still queues are waiting, not running.
+        return max(0.0, self._admission[0]() - self._engine_queued())
+
+    def _waiting(self) -> float:
+        return self._admission[1]() + self._engine_queued()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

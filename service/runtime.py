@@ -57,7 +57,7 @@ class Runtime:
         metrics = ServerMetrics()
         admission = Admission(settings.max_concurrent_requests, settings.max_queued_requests)
         metrics.track_admission(lambda: admission.running, lambda: admission.waiting)
-        metrics.track_engine(engine.stalled_seconds)
+        metrics.track_engine(engine)
         check = GenerationCheck(
             engine,
             interval_seconds=settings.health_generate_interval_seconds,

@@ -113,6 +113,20 @@ class EngineInfo:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class KvCacheStats:
+    """The engine's KV-cache block pool, as TensorRT-LLM's iteration stats report it."""
+
+    used_blocks: int
+    max_blocks: int
+    tokens_per_block: int
+
+    @property
+    def utilization(self) -> float:
+        """Fraction of the pool in use, 0..1 (what routers and autoscalers compare)."""
+        return self.used_blocks / self.max_blocks if self.max_blocks else 0.0
+
+
 class Engine(abc.ABC):
     """An inference engine.
 
@@ -145,6 +159,18 @@ class Engine(abc.ABC):
         fatal error and refuses every later request). The probes ask this, so it must
         be cheap and never block; an engine that cannot die keeps this default.
         """
+        return None
+
+    def queued_requests(self) -> int:
+        """Requests the engine has accepted but not yet scheduled (its own queue).
+
+        The server's waiting gauge adds these to its admission queue; engines that
+        start every request they are given keep this default.
+        """
+        return 0
+
+    def kv_cache(self) -> KvCacheStats | None:
+        """The KV-cache pool now, or None where the engine cannot tell (no series then)."""
         return None
 
     def stalled_seconds(self) -> float:

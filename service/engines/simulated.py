@@ -9,6 +9,11 @@ a short word per token from a generator seeded by the prompt (and `seed`; see
 `_sampling_key`), so a greedy or seeded request always gives the same answer.
 With zero delays it does almost no work per token: benchmarks use it to measure
 what the server itself costs.
+
+Its KV cache is a block pool scheduled like TensorRT-LLM's default capacity scheduler
+(GUARANTEED_NO_EVICT): a sequence starts only when blocks for its prompt and its whole
+token budget are free, and holds as many blocks as its tokens fill; so the KV-cache
+gauges and the engine's own queue move with load as on a GPU.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from service.engines.base import (
     EngineInfo,
     GenerationChunk,
     GenerationRequest,
+    KvCacheStats,
     PromptTooLongError,
 )
 from service.engines.stopping import StopMatcher
 
 DEFAULT_MAX_CONTEXT_TOKENS = 4096
 DEFAULT_MODEL_NAME = "simulated"
+# TensorRT-LLM's KvCacheConfig.tokens_per_block default.
+TOKENS_PER_BLOCK = 32
 
 # Each word is one token under `count_tokens` (at most CHARS_PER_TOKEN characters), so
 # the text a request gets back counts as the completion tokens its usage reports.
@@ -126,6 +134,34 @@ _CLOCK = _Clock()
 CHARS_PER_TOKEN = 4
 
 
+class _BlockPool:
+    """KV-cache blocks: reserved for a sequence's whole budget when it is scheduled,
+    filled as its tokens are, all returned when it ends."""
+
+    def __init__(self, max_blocks: int, tokens_per_block: int) -> None:
+        self.max_blocks = max_blocks
+        self.tokens_per_block = tokens_per_block
+        self.reserved = 0
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    def blocks_for(self, tokens: int) -> int:
+        return -(-tokens // self.tokens_per_block)
+
+    async def reserve(self, blocks: int) -> None:
+        while self.reserved + blocks > self.max_blocks:
+            self._freed.clear()
+            await self._freed.wait()
+        self.reserved += blocks
+
+    def release(self, reserved: int, used: int) -> None:
+        # Synchronous: it runs in `finally` of cancelled streams, where awaiting could
+        # be interrupted and leak the blocks.
+        self.reserved -= reserved
+        self.used -= used
+        self._freed.set()
+
+
 def count_tokens(text: str) -> int:
     """The simulated tokenizer: about CHARS_PER_TOKEN characters a token, as BPE
     tokenizers average on English, and at least one token per whitespace-separated
@@ -144,10 +180,16 @@ class SimulatedEngine(Engine):
         max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
         load_seconds: float = 0.0,
         model_name: str = DEFAULT_MODEL_NAME,
+        kv_cache_blocks: int | None = None,
     ) -> None:
         self._ttft_s = ttft_s
         self._itl_s = itl_s
         self._slots = asyncio.Semaphore(max_batch)
+        # By default the pool holds max_batch full-context sequences, so slots, not
+        # blocks, limit the batch; a smaller pool makes long sequences queue for blocks.
+        full_context = -(-max_context_tokens // TOKENS_PER_BLOCK)
+        self._pool = _BlockPool(kv_cache_blocks or max_batch * full_context, TOKENS_PER_BLOCK)
+        self._queued = 0
         self._max_context_tokens = max_context_tokens
         self._load_seconds = load_seconds
         self._model_name = model_name
@@ -174,6 +216,31 @@ class SimulatedEngine(Engine):
     async def shutdown(self) -> None:
         self.shut_down = True
 
+    def queued_requests(self) -> int:
+        return self._queued
+
+    def kv_cache(self) -> KvCacheStats:
+        pool = self._pool
+        return KvCacheStats(pool.used, pool.max_blocks, pool.tokens_per_block)
+
+    @contextlib.asynccontextmanager
+    async def _scheduled(self, blocks: int) -> AsyncIterator[None]:
+        """Wait (in the engine's queue) for a slot and the blocks, hold them, return them."""
+        self._queued += 1
+        try:
+            await self._slots.acquire()
+            try:
+                await self._pool.reserve(blocks)
+            except BaseException:
+                self._slots.release()
+                raise
+        finally:
+            self._queued -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         prompt_tokens = count_tokens(request.prompt)
         if prompt_tokens > self._max_context_tokens:
@@ -183,8 +250,15 @@ class SimulatedEngine(Engine):
         words = Random(zlib.crc32(_sampling_key(request).encode())).choices(_WORDS, k=budget)
         stop = StopMatcher(request.stop)
         finished = False
-        async with self._slots:
+        pool = self._pool
+        reserved = min(pool.blocks_for(prompt_tokens + budget), pool.max_blocks)
+        async with self._scheduled(reserved):
             self.running += 1
+            # Blocks holding tokens: the prompt's now, one more each time generation
+            # fills the last (never past the reservation).
+            held = min(pool.blocks_for(prompt_tokens), reserved)
+            pool.used += held
+            room = held * pool.tokens_per_block - prompt_tokens
             try:
                 deadline = time.monotonic() + self._ttft_s
                 delayed = bool(self._ttft_s or self._itl_s)
@@ -198,6 +272,10 @@ class SimulatedEngine(Engine):
                         deadline += self._itl_s
                     elif index % _YIELD_EVERY_TOKENS == _YIELD_EVERY_TOKENS - 1:
                         await asyncio.sleep(0)
+                    if index >= room and held < reserved:
+                        held += 1
+                        pool.used += 1
+                        room += pool.tokens_per_block
                     text, stopped = stop.feed(" " + words[index])
                     if stopped:
                         finished = True
@@ -210,6 +288,7 @@ class SimulatedEngine(Engine):
                     yield _token_chunk(text, prompt_tokens)
             finally:
                 self.running -= 1
+                pool.release(reserved, held)
                 if not finished:
                     self.aborted_request_ids.append(request.request_id)
 

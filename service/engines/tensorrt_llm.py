@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from service.engines.base import (
     GenerationChunk,
     GenerationRequest,
     InvalidRequestError,
+    KvCacheStats,
     PromptTooLongError,
     ResponseFormat,
 )
@@ -119,6 +121,8 @@ class TensorRTLLMEngine(Engine):
         self._guided_params_cls: Any = None
         self._prompt_limit: int | None = None
         self._progress = ProgressWatch(stall_seconds)
+        self._iteration = IterationStats()
+        self._stats_task: asyncio.Task[None] | None = None
 
     def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
         """Keyword arguments for `tensorrt_llm.LLM`: the settings (unset ones keep upstream
@@ -129,6 +133,8 @@ class TensorRTLLMEngine(Engine):
             "model": self._model,
             "tensor_parallel_size": self._tensor_parallel_size,
             "trust_remote_code": self._trust_remote_code,
+            # Iteration stats (queue, KV-cache blocks) for the metrics; as trtllm-serve.
+            "enable_iter_perf_stats": True,
         }
         if self._max_batch_size is not None:
             kwargs["max_batch_size"] = self._max_batch_size
@@ -161,6 +167,7 @@ class TensorRTLLMEngine(Engine):
             raise EngineError(f"model {self._model!r} has no tokenizer TensorRT-LLM can load")
         self._llm = llm
         self._sampling_params_cls = sampling_params_cls
+        self._stats_task = asyncio.create_task(self._follow_stats(llm))
         self._prompt_limit = prompt_token_limit(llm.args)
         logger.info(
             "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, prompt limit %s tokens)",
@@ -340,11 +347,62 @@ class TensorRTLLMEngine(Engine):
     def stalled_seconds(self) -> float:
         return self._progress.stalled_seconds()
 
+    def queued_requests(self) -> int:
+        return self._iteration.queued
+
+    def kv_cache(self) -> KvCacheStats | None:
+        return self._iteration.kv_cache
+
+    async def _follow_stats(self, llm: Any) -> None:
+        """Keep the latest iteration stats, as trtllm-serve's collector loop drains them
+        (LLM.get_stats_async); a failure costs the KV series, never a request."""
+        while True:
+            try:
+                async for stats in llm.get_stats_async(timeout=STATS_POLL_SECONDS):
+                    self._iteration = IterationStats.parse(stats)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.debug("reading TensorRT-LLM iteration stats failed", exc_info=True)
+            await asyncio.sleep(STATS_POLL_SECONDS)
+
     async def shutdown(self) -> None:
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stats_task
         llm, self._llm = self._llm, None
         if llm is not None:
             # Joins the executor and MPI workers: seconds, so off the loop.
             await asyncio.to_thread(llm.shutdown)
+
+
+# How often the iteration stats are drained; the endpoint picker scrapes every 50 ms
+# but routes on relative load, and a second-old KV figure is still the right order.
+STATS_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class IterationStats:
+    """What the metrics need from one TensorRT-LLM iteration-stats record."""
+
+    queued: int = 0
+    kv_cache: KvCacheStats | None = None
+
+    @classmethod
+    def parse(cls, record: Any) -> IterationStats:
+        """A record from get_stats_async: a dict (1.x) or its JSON text (older releases);
+        fields as trtllm-serve's MetricsCollector.log_iteration_stats reads them."""
+        stats = json.loads(record) if isinstance(record, str) else record
+        kv = stats.get("kvCacheStats") or {}
+        cache = None
+        if "usedNumBlocks" in kv and kv.get("maxNumBlocks"):
+            cache = KvCacheStats(
+                used_blocks=int(kv["usedNumBlocks"]),
+                max_blocks=int(kv["maxNumBlocks"]),
+                tokens_per_block=int(kv.get("tokensPerBlock", 0)),
+            )
+        return cls(queued=int(stats.get("numQueuedRequests", 0)), kv_cache=cache)
 
 
 async def _follow(

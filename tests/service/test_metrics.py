@@ -25,6 +25,11 @@ CONTRACT_NAMES = {
     "trtllm_num_requests_waiting",
     "trtllm_engine_stall_seconds",
     "trtllm_model_load_seconds",
+    "trtllm_kv_cache_utilization",
+    "trtllm_kv_cache_used_blocks",
+    "trtllm_kv_cache_free_blocks",
+    "trtllm_kv_cache_max_blocks",
+    "trtllm_kv_cache_tokens_per_block",
 }
 
 

@@ -23,16 +23,18 @@ from typing import Any
 
 import pytest
 
+from service.engines import tensorrt_llm as tensorrt_llm_engine
 from service.engines.base import (
     ChatMessage,
     EngineError,
     GenerationChunk,
     GenerationRequest,
     InvalidRequestError,
+    KvCacheStats,
     PromptTooLongError,
 )
 from service.engines.stopping import held_back
-from service.engines.tensorrt_llm import TensorRTLLMEngine, finish_reason
+from service.engines.tensorrt_llm import IterationStats, TensorRTLLMEngine, finish_reason
 
 FAKE_DIR = Path(__file__).parent / "fake_tensorrt_llm"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +186,7 @@ UPSTREAM_DEFAULTS: dict[tuple[str, str], Any] = {
 
 # BaseLlmArgs fields the adapter passes as LLM(**kwargs) (llm_args.py, same version).
 UPSTREAM_LLM_ARGS_USED = frozenset(
-    {"max_batch_size", "max_num_tokens", "max_seq_len", "kv_cache_config"}
+    {"max_batch_size", "max_num_tokens", "max_seq_len", "kv_cache_config", "enable_iter_perf_stats"}
 )
 
 # Attributes of RequestOutput / CompletionOutput the adapter reads (executor/result.py @
@@ -413,7 +415,12 @@ def test_llm_kwargs_omit_unset_settings(fake: ModuleType) -> None:
     kwargs = engine_for(Path("m"), kv_cache_free_gpu_memory_fraction=None).llm_kwargs(
         fake.llmapi.KvCacheConfig
     )
-    assert kwargs == {"model": "m", "tensor_parallel_size": 1, "trust_remote_code": False}
+    assert kwargs == {
+        "model": "m",
+        "tensor_parallel_size": 1,
+        "trust_remote_code": False,
+        "enable_iter_perf_stats": True,
+    }
 
 
 def test_llm_kwargs_pass_every_setting(fake: ModuleType) -> None:
@@ -435,6 +442,7 @@ def test_llm_kwargs_pass_every_setting(fake: ModuleType) -> None:
         "max_batch_size": 32,
         "max_num_tokens": 4096,
         "trust_remote_code": True,
+        "enable_iter_perf_stats": True,
     }
 
 
@@ -1285,3 +1293,56 @@ def test_response_format_without_a_guided_backend_is_a_400(
         assert response.status_code == 400
         assert response.json()["error"]["param"] == "response_format"
         assert app.state.runtime.engine._llm.generate_calls == []
+
+
+# --- iteration stats: the engine's queue and KV cache for the metrics
+
+
+async def test_iteration_stats_feed_queue_and_kv_cache(
+    fake: ModuleType, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tensorrt_llm_engine, "STATS_POLL_SECONDS", 0.01)
+    fake.llmapi.BEHAVIOUR.queued_requests = 3
+    fake.llmapi.BEHAVIOUR.step_seconds = 0.05
+    engine = engine_for(model_dir)
+    await engine.load()
+    try:
+        assert engine.kv_cache() is None or engine.kv_cache().used_blocks == 0
+        task = asyncio.create_task(collect(engine, request()))
+        await wait_until(lambda: (engine.kv_cache() or KvCacheStats(0, 1, 1)).used_blocks == 1)
+        assert engine.queued_requests() == 3
+        assert engine.kv_cache() == KvCacheStats(
+            used_blocks=1, max_blocks=1024, tokens_per_block=32
+        )
+        await task
+    finally:
+        fake.llmapi.BEHAVIOUR.queued_requests = 0
+        fake.llmapi.BEHAVIOUR.step_seconds = 0.0
+        await engine.shutdown()
+    assert engine._stats_task is not None and engine._stats_task.done()
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            {
+                "numQueuedRequests": 2,
+                "kvCacheStats": {"maxNumBlocks": 100, "usedNumBlocks": 25, "tokensPerBlock": 64},
+            },
+            IterationStats(2, KvCacheStats(25, 100, 64)),
+        ),
+        # Older releases hand out the JSON text of the same record.
+        (
+            '{"numQueuedRequests": 1, "kvCacheStats": {"maxNumBlocks": 8, "usedNumBlocks": 8}}',
+            IterationStats(1, KvCacheStats(8, 8, 0)),
+        ),
+        # No KV stats (or an empty pool): no KV series rather than a false 0.
+        ({"numQueuedRequests": 0}, IterationStats(0, None)),
+        ({"kvCacheStats": {"maxNumBlocks": 0, "usedNumBlocks": 0}}, IterationStats(0, None)),
+    ],
+)
+def test_iteration_stats_records_parse_as_trtllm_serve_reads_them(
+    record: object, expected: IterationStats
+) -> None:
+    assert IterationStats.parse(record) == expected

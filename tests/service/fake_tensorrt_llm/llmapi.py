@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import queue
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,8 @@ class Behaviour:
     # The executor hangs after this many steps (an NCCL hang, a GPU fault): no further
     # response for any request, no error, no finished future.
     hang_after_steps: int | None = None
+    # Requests the executor reports queued in its iteration stats.
+    queued_requests: int = 0
 
 
 BEHAVIOUR = Behaviour()
@@ -431,6 +434,23 @@ class LLM:
     @property
     def tokenizer(self) -> TransformersTokenizer | None:
         return self._tokenizer
+
+    async def get_stats_async(self, timeout: float | None = 2) -> AsyncIterator[dict[str, Any]]:
+        """Iteration stats as upstream drains them: nothing unless enable_iter_perf_stats;
+        here one record of the current state, each running request holding one block."""
+        if not self.init_kwargs.get("enable_iter_perf_stats"):
+            return
+        running = len(self._last_executor.running)
+        yield {
+            "numActiveRequests": running,
+            "numQueuedRequests": BEHAVIOUR.queued_requests,
+            "kvCacheStats": {
+                "maxNumBlocks": 1024,
+                "freeNumBlocks": 1024 - running,
+                "usedNumBlocks": running,
+                "tokensPerBlock": 32,
+            },
+        }
 
     @property
     def executor(self) -> GenerationExecutor:
