@@ -12,7 +12,7 @@ import yaml
 
 from infra.chart import render_chart
 from infra.stack import load_stack
-from infra.values import chart_values, offline_image_ref
+from infra.values import chart_values, expected_cluster_apis, offline_image_ref
 from tests.infra.harness import STACKS
 
 
@@ -22,6 +22,7 @@ def deployment(stack: str, upgrade: bool) -> dict:
         chart_values(config, offline_image_ref(config)),
         release=config.release_name,
         namespace=config.namespace,
+        api_versions=expected_cluster_apis(config),
         upgrade=upgrade,
     )
     return yaml.safe_load(files["tensorrt-llm/templates/deployment.yaml"])

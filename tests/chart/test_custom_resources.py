@@ -1,0 +1,149 @@
+"""The chart's custom resources against their real CRD schemas, offline.
+
+kubernetes-validate has no schema for custom resources, so each one is checked here
+against the openAPIV3Schema of the CRD the cluster would hold: KEDA's and the Gateway
+API's from their Go modules (downloaded into the module cache by `go mod download`, as
+the toolchain does), the Inference Extension's from test data (its module is not in the
+Go module proxy; tests/chart/data names the upstream file and commit). Unknown fields
+are errors, as under the API server's strict field validation. CEL rules
+(x-kubernetes-validations) are not evaluated here; a real API server checks those.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from infra.keda import KEDA_CHART
+from infra.stack import load_stack
+from infra.values import render_stack
+from tests.chart.rendering import Rendered
+
+# The Gateway API release whose standard-channel CRDs the cluster is expected to run.
+GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
+KEDA_MODULE = ("github.com/kedacore/keda/v2", f"v{KEDA_CHART.version}")
+DATA = Path(__file__).parent / "data"
+
+# (apiVersion, kind) -> (module, CRD file inside it)
+CRD_FILES = {
+    ("keda.sh/v1alpha1", "ScaledObject"): (
+        KEDA_MODULE,
+        "config/crd/bases/keda.sh_scaledobjects.yaml",
+    ),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
+        GATEWAY_API_MODULE,
+        "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
+    ),
+}
+
+
+def _module_dir(module: str, version: str) -> Path:
+    if shutil.which("go") is None:
+        pytest.skip("the go command is needed to download the CRDs' Go modules")
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    info = json.loads(result.stdout or "{}")
+    if result.returncode != 0 or "Dir" not in info:
+        pytest.skip(f"go mod download {module}@{version}: {info.get('Error', result.stderr)}")
+    return Path(info["Dir"])
+
+
+def _strict(schema: Any) -> Any:
+    """The schema with unknown fields refused wherever the CRD does not preserve them."""
+    schema = deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if (
+                node.get("type") == "object"
+                and "properties" in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+                and "additionalProperties" not in node
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+@functools.cache
+def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
+    if (api_version, kind) == ("inference.networking.k8s.io/v1", "InferencePool"):
+        data = json.loads((DATA / "inferencepool_v1_schema.json").read_text())
+        return _strict(data["openAPIV3Schema"])
+    (module, version), path = CRD_FILES[(api_version, kind)]
+    crd = yaml.safe_load((_module_dir(module, version) / path).read_text())
+    served = api_version.split("/")[1]
+    (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == served]
+    assert entry["served"], f"{api_version} {kind} is not served by the CRD"
+    return _strict(entry["schema"]["openAPIV3Schema"])
+
+
+def errors(obj: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(crd_schema(obj["apiVersion"], obj["kind"]))
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)
+    ]
+
+
+CHECKED = {key for key in CRD_FILES} | {("inference.networking.k8s.io/v1", "InferencePool")}
+
+
+def _custom_resources(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if (o["apiVersion"], o["kind"]) in CHECKED]
+
+
+def test_every_rendered_custom_resource_matches_its_crd(rendered: dict[str, Rendered]) -> None:
+    seen = set()
+    for scenario, result in rendered.items():
+        for obj in _custom_resources([o for _, o in result.objects]):
+            seen.add(obj["kind"])
+            assert errors(obj) == [], f"{scenario} {obj['kind']}"
+    assert seen == {kind for _, kind in CHECKED}
+
+
+def test_prod_with_the_inference_stack_matches_the_crds() -> None:
+    """The prod stack moved to routing.mode inferencePool, as the README shows it."""
+    config = load_stack("prod")
+    config = config.model_copy(
+        update={
+            "routing": config.routing.model_copy(update={"mode": "inferencePool"}),
+            "ingress": config.ingress.model_copy(update={"enabled": False}),
+        }
+    )
+    objects = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
+    found = _custom_resources(objects)
+    assert {o["kind"] for o in found} == {"ScaledObject", "InferencePool", "HTTPRoute"}
+    for obj in found:
+        assert errors(obj) == [], obj["kind"]
+
+
+def test_the_schemas_refuse_what_the_api_server_would(rendered: dict[str, Rendered]) -> None:
+    scaled = deepcopy(rendered["keda"].one("ScaledObject"))
+    scaled["spec"]["minReplicaCount"] = -1
+    assert any("minReplicaCount" in e for e in errors(scaled))
+    pool = deepcopy(rendered["inference-pool"].one("InferencePool"))
+    pool["spec"]["targetPort"] = 8000  # a typo: unknown fields are refused
+    assert errors(pool)
+    route = deepcopy(rendered["inference-pool"].one("HTTPRoute"))
+    del route["spec"]["rules"][0]["backendRefs"][0]["name"]
+    assert errors(route)
