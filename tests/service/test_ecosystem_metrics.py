@@ -30,7 +30,7 @@ from service.metric_names import (
     REQUESTS_WAITING,
 )
 from service.metrics import ServerMetrics
-from tests.service.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 
 UPSTREAM = json.loads((Path(__file__).parent / "data" / "upstream_metric_names.json").read_text())
 DIALECT = UPSTREAM["endpoint_picker_dialect"]
