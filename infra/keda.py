@@ -8,8 +8,6 @@ gets its own namespace; a cluster that already runs KEDA leaves keda.install off
 
 from __future__ import annotations
 
-import pulumi
-
 from infra.config import StackConfig
 from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
 from infra.namespace import pod_security_labels
@@ -28,16 +26,8 @@ class KedaArgs(UpstreamChartArgs):
 class Keda(UpstreamChart):
     """KEDA operator, metrics server and admission webhooks (pinned chart)."""
 
-    def __init__(
-        self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            "tensorrt-llm:index:Keda",
-            name,
-            KEDA_CHART,
-            args,
-            opts,
-            # baseline: KEDA's chart defaults were not checked against restricted here;
-            # the server's own namespace stays restricted.
-            namespace_labels=pod_security_labels("baseline", "latest"),
-        )
+    TYPE = "tensorrt-llm:index:Keda"
+    CHART = KEDA_CHART
+    # baseline: KEDA's chart defaults were not checked against restricted here; the
+    # server's own namespace stays restricted.
+    NAMESPACE_LABELS = pod_security_labels("baseline", "latest")

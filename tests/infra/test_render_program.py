@@ -65,8 +65,8 @@ def test_prod_shows_its_guard_rails_and_add_ons() -> None:
         files["program/nvidia-device-plugin/helm-release-nvidia-device-plugin.yaml"]
     )
     assert (plugin["chart"], plugin["values"]["gfd"]) == ("nvidia-device-plugin", {"enabled": True})
-    adapter = yaml.safe_load(files["program/monitoring/helm-release-prometheus-adapter.yaml"])
-    assert adapter["chart"] == "prometheus-adapter" and adapter["version"]
+    keda = yaml.safe_load(files["program/keda/helm-release-keda.yaml"])
+    assert keda["chart"] == "keda" and keda["version"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
