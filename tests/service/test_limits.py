@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.metric_names import REQUESTS_WAITING
 from service.openai_api.protocol import MAX_NAME_CHARS
 from tests.servers import fast_settings, thread_server, wait_until
 
@@ -80,7 +81,7 @@ def test_fan_out_queues_by_its_sequences_and_shows_as_waiting() -> None:
         second = pool.submit(httpx.post, url, json={**wide, "n": 1}, timeout=30)
         assert wait_until(lambda: live.runtime.admission.waiting == 4)
         scraped = httpx.get(f"{live.base_url}/metrics").text
-        assert "trtllm_requests_waiting 4.0" in scraped
+        assert f"{REQUESTS_WAITING} 4.0" in scraped
         # A third fan-out would overflow the queue of 8 sequences: refused at once.
         refused = httpx.post(url, json={**wide, "prompt": ["a"] * 3}, timeout=30)
         assert refused.status_code == 429
