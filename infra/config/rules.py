@@ -104,8 +104,6 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             "only useful with autoscaling.enabled and autoscaling.mode hpa",
             True,
         )
-    if c.keda.install and not (scaling.enabled and scaling.mode == "keda"):
-        bad("keda.install", "only useful with autoscaling.enabled and autoscaling.mode keda", True)
     policy = c.network_policy
     if policy.enabled and c.monitoring.enabled and not policy.monitoring_namespaces:
         bad(
