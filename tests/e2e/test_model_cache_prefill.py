@@ -1,0 +1,104 @@
+"""The model cache prefill Job on a real control plane: ordered, run once per model.
+
+A prod-like stack (as tests/e2e/test_prod_stack.py builds it, in its own namespace)
+with a pinned 70B FP8 profile and `modelCache.prefill`. kwok completes the Job's pod
+(its pod-complete stage), the Job controller marks the Job Complete, and Pulumi's
+await on the Job lets the Release go ahead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.harness import Cli, Stack, deployed, kube_get, kubectl
+from tests.e2e.test_prod_stack import IMAGE_REF, prod_config, storage_for
+
+NAMESPACE = "llm-prefill"
+PREFILL_JOBS = "app.kubernetes.io/component=model-cache-prefill"
+MODEL = {
+    "path": "nvidia/Llama-3.3-70B-Instruct-FP8",
+    "servedModelName": "llama-3.3-70b-instruct",
+    "revision": "1" * 40,
+    "quantization": "fp8",
+    "preQuantized": True,
+    "parametersBillions": 70.6,
+}
+
+
+@pytest.fixture(scope="module")
+def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
+    config = prod_config(project_dir)
+    config["modelCache"] = {**config["modelCache"], "storageClass": "e2e-prefill"}
+    storage = storage_for(config)
+    storage[1]["metadata"]["name"] = "e2e-prefill-model-cache"
+    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage})
+    kubectl("apply", "-f", "-", input_text=listed)
+    data = yaml.safe_load((project_dir / "Pulumi.prod.yaml").read_text())
+    (project_dir / "Pulumi.prefill.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    stack = Stack(cli, project_dir, "prefill")
+    stack.set("namespace", NAMESPACE)
+    stack.set("tensorParallelSize", "4")
+    stack.set_object("model", MODEL)
+    stack.set_object("modelCache", {**config["modelCache"], "prefill": True})
+    stack.set_object("autoscaling", {**config["autoscaling"], "minReplicas": 1, "maxReplicas": 2})
+    stack.set_object("image", {"ref": IMAGE_REF})
+    stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
+    stack.set_object("prometheusAdapter", {**config["prometheusAdapter"], "enabled": False})
+    stack.set("registryPassword", "e2e-registry-password", secret=True)
+    stack.set("apiKeys", "e2e-prefill-key", secret=True)
+    stack.set("hfToken", "hf_e2ePrefillToken", secret=True)
+    try:
+        with deployed(stack):
+            stack.up()
+            yield stack
+    finally:
+        kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input_text=listed)
+
+
+def prefill_jobs() -> list[dict[str, Any]]:
+    return kube_get("job", NAMESPACE, selector=PREFILL_JOBS)
+
+
+def completed(job: dict[str, Any]) -> bool:
+    conditions = {c["type"]: c["status"] for c in job["status"].get("conditions", [])}
+    return conditions.get("Complete") == "True"
+
+
+def test_the_job_completed_before_the_deployment_was_created(prefill: Stack) -> None:
+    (job,) = prefill_jobs()
+    assert completed(job), job["status"]
+    deployment = kube_get("deployment", NAMESPACE, "tensorrt-llm")
+    # RFC 3339 UTC timestamps of one clock compare as strings.
+    assert job["status"]["completionTime"] <= deployment["metadata"]["creationTimestamp"]
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["MODEL_REVISION"] == MODEL["revision"]
+
+
+def test_the_same_model_does_not_run_the_job_again(prefill: Stack) -> None:
+    (before,) = prefill_jobs()
+    result = prefill.up()
+    (after,) = prefill_jobs()
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    changes = result.summary.resource_changes or {}
+    assert set(changes) <= {"same"}, changes
+
+
+def test_a_new_revision_runs_a_new_job(prefill: Stack) -> None:
+    (before,) = prefill_jobs()
+    prefill.set_object("model", {**MODEL, "revision": "2" * 40})
+    prefill.up()
+    (after,) = prefill_jobs()
+    assert after["metadata"]["name"] != before["metadata"]["name"]
+    assert completed(after), after["status"]
+    env = {
+        e["name"]: e.get("value") for e in after["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["MODEL_REVISION"] == "2" * 40
