@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 import pytest
@@ -11,6 +10,11 @@ import pytest
 from service.engines import simulated
 from service.engines.base import GenerationChunk, GenerationRequest, PromptTooLongError
 from service.engines.simulated import SimulatedEngine
+
+# Timing bounds here catch a broken timing model (a delay ignored, a token early, a
+# hang), never imprecision: how precise the timing is, benchmark 5 measures
+# (`python -m benchmarks.run --only clock`).
+LOAD_SLACK_S = 1.0
 
 
 def request(request_id: str = "r", **fields: object) -> GenerationRequest:
@@ -41,23 +45,27 @@ async def test_ttft_then_itl() -> None:
     arrivals = []
     async for _ in engine.stream(request(max_tokens=6)):
         arrivals.append(time.perf_counter() - started)
-    assert 0.1 <= arrivals[0] < 0.2
+    # Never early; late only by what a loaded machine adds (precision is benchmark 5's).
+    assert 0.1 <= arrivals[0] < 0.1 + LOAD_SLACK_S
     # Absolute deadlines: the last token lands at ttft + 5 * itl, without drift.
-    assert 0.2 <= arrivals[-1] < 0.3
+    assert 0.2 <= arrivals[-1] < 0.2 + LOAD_SLACK_S
 
 
 async def test_at_most_max_batch_sequences_run_the_rest_wait() -> None:
     engine = SimulatedEngine(ttft_s=0.1, max_batch=2)
     started = time.perf_counter()
     done: list[float] = []
+    running: list[int] = []
 
     async def one(index: int) -> None:
-        await collect(engine, request(str(index), max_tokens=1))
+        async for _ in engine.stream(request(str(index), max_tokens=1)):
+            running.append(engine.running)
         done.append(time.perf_counter() - started)
 
     await asyncio.gather(*(one(i) for i in range(4)))
     done.sort()
-    assert done[1] < 0.18 <= done[2]  # two at once, then the next two
+    assert max(running) == 2  # two at once
+    assert done[2] >= 0.2  # the next two waited for a slot, then for their first token
 
 
 async def test_greedy_and_seeded_output_repeats() -> None:
@@ -129,18 +137,15 @@ async def test_zero_delay_generation_is_cheap() -> None:
     started = time.perf_counter()
     chunks = await collect(engine, request(max_tokens=2000))
     assert len(chunks) == 2000
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < LOAD_SLACK_S
 
 
 async def test_tokens_keep_to_the_itl_without_drifting() -> None:
-    # How precise the clock is (a fraction of a millisecond) is a benchmark figure
-    # (`python -m benchmarks.run --only clock`); bounds here hold on a loaded machine.
     engine = SimulatedEngine(itl_s=0.01)
-    arrivals = [time.monotonic() async for _ in engine.stream(request(max_tokens=30))]
-    gaps = sorted(b - a for a, b in itertools.pairwise(arrivals))
-    assert 0.005 < gaps[len(gaps) // 2] < 0.015, gaps
-    # Deadlines are absolute: late tokens are caught up, so 29 gaps take 29 ITLs.
-    assert 0.28 < arrivals[-1] - arrivals[0] < 0.29 + 0.1, gaps
+    started = time.monotonic()
+    arrivals = [time.monotonic() - started async for _ in engine.stream(request(max_tokens=30))]
+    # Absolute deadlines: the 30th token is due 29 ITLs in, late tokens catching up.
+    assert 0.29 <= arrivals[-1] < 0.29 + LOAD_SLACK_S, arrivals
 
 
 def test_the_clock_survives_a_closed_loop_and_ends_when_idle(
@@ -162,7 +167,7 @@ def test_the_clock_survives_a_closed_loop_and_ends_when_idle(
         await asyncio.wait_for(clock.sleep_until(deadline), 2)
         return time.monotonic() - deadline
 
-    assert 0 <= asyncio.run(punctual()) < 0.05
+    assert 0 <= asyncio.run(punctual()) < LOAD_SLACK_S
     thread = clock._thread
     assert thread is not None
     thread.join(timeout=2)
