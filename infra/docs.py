@@ -119,7 +119,10 @@ def project_config_block() -> dict[str, Any]:
 
     Every key needs a default there, or the CLI reports stacks that leave it out as
     "missing configuration"; the defaults are StackConfig's own. Secrets default to ""
-    (unset), which infra.config treats as absent.
+    (unset), which infra.config treats as absent, and are not declared `secret: true`:
+    the CLI (3.202+) fills a declared secret's plain default before validating and then
+    refuses it as unencrypted (pulumi/pulumi#21865), so every stack that leaves one unset
+    would fail. The program itself refuses a plain value for them (infra.config).
     """
     block: dict[str, Any] = {}
     defaults = StackConfig().model_dump(by_alias=True, exclude_none=True)
@@ -130,7 +133,6 @@ def project_config_block() -> dict[str, Any]:
             "description": field.description or "",
         }
         if _strip_optional(field.annotation) is SecretValue:
-            entry["secret"] = True
             entry["default"] = ""
         else:
             entry["default"] = defaults[key]

@@ -27,4 +27,7 @@ start=$SECONDS
 eval "$(bash scripts/cluster.sh up)"
 log "cluster up in $((SECONDS - start)) s"
 
-E2E_TOOLCHAIN_BIN="$bin" .venv/bin/python -m pytest tests/e2e -p no:cacheprovider "$@"
+# The whole suite unless the arguments start with a path of their own.
+targets=(tests/e2e)
+if [[ "${1:-}" == tests/* ]]; then targets=(); fi
+E2E_TOOLCHAIN_BIN="$bin" .venv/bin/python -m pytest -p no:cacheprovider "${targets[@]}" "$@"

@@ -44,7 +44,11 @@ def test_project_config_declares_every_key_with_the_code_defaults() -> None:
         assert entry["type"] in {"string", "integer", "boolean", "object"}, key
         assert entry["description"], key
         assert "default" in entry, f"{key}: without a default the CLI calls stacks incomplete"
-        assert entry.get("secret", False) is (key in SECRET_KEYS), key
+        # `secret: true` with a plain default fails every stack that leaves the key
+        # unset under Pulumi CLI >= 3.202; the program checks secrets are encrypted.
+        assert "secret" not in entry, key
+        if key in SECRET_KEYS:
+            assert entry["default"] == "", key
 
 
 def test_cli_applied_defaults_change_nothing() -> None:
