@@ -7,7 +7,7 @@ and passes E2E_TOOLCHAIN_BIN and KUBECONFIG. Nothing is mocked.
 The program runs through Pulumi's Automation API with an inline program: the CLI
 (`pulumi up --client=...`) talks to a language runtime server the Python SDK starts in
 this process, which runs infra/__main__.py exactly as pulumi-language-python-exec
-does (runpy.run_path on the program directory, run_name __main__, cwd at the project).
+does (runpy.run_path on the program directory, run_name __main__, cwd there).
 The Go module proxy serves no version of the Python language host module
 (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3), so this is the
 nearest path to `pulumi up` that the real engine offers: everything but the host
@@ -143,22 +143,34 @@ def _forget_project_modules() -> None:
 
 
 def program_of(project_dir: Path) -> Callable[[], None]:
-    """The project's Pulumi program as pulumi-language-python-exec runs it: cwd at the
-    project, the program directory run as __main__, the copy's packages imported."""
+    """The project's Pulumi program as pulumi-language-python-exec runs it: the program
+    directory (Pulumi.yaml's `main`) run as __main__ with the working directory there,
+    as the engine also gives the providers, and the copy's packages imported.
+
+    The program's outputs resolve after this function returns, so the working
+    directory and imports stay as set until the operation ends (see `in_program_dir`).
+    """
+    main = project_dir / yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["main"]
 
     def run() -> None:
-        saved_cwd, saved_path = os.getcwd(), list(sys.path)
         _forget_project_modules()
-        os.chdir(project_dir)
+        os.chdir(main)
         sys.path.insert(0, str(project_dir))
-        try:
-            runpy.run_path(str(project_dir / "infra"), run_name="__main__")
-        finally:
-            os.chdir(saved_cwd)
-            sys.path[:] = saved_path
-            _forget_project_modules()
+        runpy.run_path(str(main), run_name="__main__")
 
     return run
+
+
+@contextmanager
+def in_program_dir() -> Iterator[None]:
+    """Restores the working directory, sys.path and modules after an operation."""
+    saved_cwd, saved_path = os.getcwd(), list(sys.path)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        _forget_project_modules()
 
 
 class Stack:
@@ -203,10 +215,12 @@ class Stack:
     # --- operations -----------------------------------------------------------------
 
     def up(self) -> auto.UpResult:
-        return self._stack.up(on_output=None, color="never")
+        with in_program_dir():
+            return self._stack.up(color="never")
 
     def preview(self) -> auto.PreviewResult:
-        return self._stack.preview(diff=True, color="never")
+        with in_program_dir():
+            return self._stack.preview(diff=True, color="never")
 
     def destroy(self) -> None:
         self._stack.destroy(color="never")
