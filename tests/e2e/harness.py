@@ -239,7 +239,8 @@ class Stack:
 
 
 def error_text(error: auto.errors.CommandError) -> str:
-    return f"{error.stdout}\n{error.stderr}"
+    """The failed command's code, stdout and stderr, as the Automation API reports them."""
+    return str(error)
 
 
 # --- kubectl ------------------------------------------------------------------------
