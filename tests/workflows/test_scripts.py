@@ -28,21 +28,30 @@ def test_shell_scripts_pass_shellcheck() -> None:
 
 
 @pytest.mark.parametrize(
-    ("test_status", "ci_status", "message"),
-    [(0, 0, None), (1, 1, "failed with exit status 1"), (5, 1, "collected no tests")],
+    ("test_status", "e2e_status", "ci_status", "message"),
+    [
+        (0, 0, 0, None),
+        (1, 0, 1, "scripts/test.sh failed with exit status 1"),
+        (5, 0, 1, "collected no tests in scripts/test.sh"),
+        (0, 1, 1, "scripts/e2e.sh failed with exit status 1"),
+        (0, 5, 1, "collected no tests in scripts/e2e.sh"),
+    ],
 )
 def test_ci_run_propagates_failures_and_rejects_an_empty_suite(
-    tmp_path: Path, test_status: int, ci_status: int, message: str | None
+    tmp_path: Path, test_status: int, e2e_status: int, ci_status: int, message: str | None
 ) -> None:
-    # .ci/run is run from a copy whose scripts/test.sh only exits with a chosen status.
+    # .ci/run is run from a copy whose scripts only exit with a chosen status; the
+    # end-to-end stub leaves a mark, so a failed test.sh is seen to stop CI before it.
     (tmp_path / ".ci").mkdir()
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO_ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
     (tmp_path / "scripts" / "test.sh").write_text(f"exit {test_status}\n")
+    (tmp_path / "scripts" / "e2e.sh").write_text(f"touch e2e-ran\nexit {e2e_status}\n")
     result = run_tool(["bash", str(tmp_path / ".ci" / "run")], timeout=30)
     assert result.returncode == ci_status
     if message:
         assert message in result.stderr
+    assert (tmp_path / "e2e-ran").exists() is (test_status == 0)
 
 
 def test_setup_is_a_no_op_once_done() -> None:
