@@ -17,6 +17,11 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo_root/scripts/toolchain.versions"
 
 cache="${TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tensorrt-llm-k8s/toolchain}"
+# Go's own installer puts it in /usr/local/go; a non-login shell may not have it on PATH.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+  PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null || { echo "toolchain: go is not on PATH (Go 1.26 builds the tools)" >&2; exit 1; }
 go_version="$(go env GOVERSION)"
 
 # Module and build caches shared by every tool: the kubernetes binaries share most of
@@ -199,7 +204,6 @@ build_kwok() {
   chmod -R u+w "$out/bin/kwok-stage"
 }
 
-command -v go >/dev/null || { echo "toolchain: go is not on PATH" >&2; exit 1; }
 mkdir -p "$cache"
 
 declare -A tool_dirs
