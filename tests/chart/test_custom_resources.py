@@ -12,54 +12,24 @@ are errors, as under the API server's strict field validation. CEL rules
 from __future__ import annotations
 
 import functools
-import json
-import shutil
-import subprocess
 from copy import deepcopy
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
-from infra.keda import KEDA_CHART
 from infra.stack import load_stack
 from infra.values import render_stack
 from tests.chart.rendering import Rendered
-
-# The Gateway API release whose standard-channel CRDs the cluster is expected to run.
-GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
-KEDA_MODULE = ("github.com/kedacore/keda/v2", f"v{KEDA_CHART.version}")
-DATA = Path(__file__).parent / "data"
-
-# (apiVersion, kind) -> (module, CRD file inside it)
-CRD_FILES = {
-    ("keda.sh/v1alpha1", "ScaledObject"): (
-        KEDA_MODULE,
-        "config/crd/bases/keda.sh_scaledobjects.yaml",
-    ),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
-        GATEWAY_API_MODULE,
-        "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
-    ),
-}
+from tests.crds import MODULE_CRDS, ModuleUnavailable, inference_pool_schema, module_crd
 
 
-def _module_dir(module: str, version: str) -> Path:
-    if shutil.which("go") is None:
-        pytest.skip("the go command is needed to download the CRDs' Go modules")
-    result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    info = json.loads(result.stdout or "{}")
-    if result.returncode != 0 or "Dir" not in info:
-        pytest.skip(f"go mod download {module}@{version}: {info.get('Error', result.stderr)}")
-    return Path(info["Dir"])
+def _module_crd(api_version: str, kind: str) -> dict[str, Any]:
+    try:
+        return module_crd(api_version, kind)
+    except ModuleUnavailable as error:
+        pytest.skip(str(error))
 
 
 def _strict(schema: Any) -> Any:
@@ -88,10 +58,8 @@ def _strict(schema: Any) -> Any:
 @functools.cache
 def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
     if (api_version, kind) == ("inference.networking.k8s.io/v1", "InferencePool"):
-        data = json.loads((DATA / "inferencepool_v1_schema.json").read_text())
-        return _strict(data["openAPIV3Schema"])
-    (module, version), path = CRD_FILES[(api_version, kind)]
-    crd = yaml.safe_load((_module_dir(module, version) / path).read_text())
+        return _strict(inference_pool_schema())
+    crd = _module_crd(api_version, kind)
     served = api_version.split("/")[1]
     (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == served]
     assert entry["served"], f"{api_version} {kind} is not served by the CRD"
@@ -105,7 +73,7 @@ def errors(obj: dict[str, Any]) -> list[str]:
     ]
 
 
-CHECKED = {key for key in CRD_FILES} | {("inference.networking.k8s.io/v1", "InferencePool")}
+CHECKED = set(MODULE_CRDS) | {("inference.networking.k8s.io/v1", "InferencePool")}
 
 
 def _custom_resources(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,10 +2,14 @@
 
 Differences from production, each because this cluster cannot have the real thing:
 a fixed image reference (no image build), `gpu.provisioner: gpu-operator` (kwok's
-nodes advertise GPUs themselves, so no device plugin), no prometheus-adapter (a chart
-from a remote repository), and a pre-made PersistentVolume for the model cache's
-ReadWriteMany claim (no storage provisioner). Secrets are set the way an operator
-does, with `pulumi config set --secret`.
+nodes advertise GPUs themselves, so no device plugin), KEDA's CRD applied instead of
+its chart (`keda.install: false`: a chart from a remote repository), and a pre-made
+PersistentVolume for the model cache's ReadWriteMany claim (no storage provisioner).
+Secrets are set the way an operator does, with `pulumi config set --secret`.
+
+The stack also takes the inference-stack path (`routing.mode: inferencePool`, Ingress
+off) with the real CRDs installed (tests/crds.py), so the API server validates the
+ScaledObject, InferencePool and HTTPRoute against their schemas, CEL rules included.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.crds import ecosystem_crds
 from tests.e2e.harness import SERVER_PODS, Cli, Stack, deployed, kube_get, kubectl, wait_until
 
 IMAGE_REF = "registry.example.com/ml/tensorrt-llm-server@sha256:" + "9f" * 32
@@ -63,10 +68,16 @@ def config(project_dir: Path) -> dict[str, Any]:
 def prod(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
     storage = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage_for(config)})
     kubectl("apply", "-f", "-", input_text=storage)
+    crds = json.dumps({"apiVersion": "v1", "kind": "List", "items": ecosystem_crds()})
+    kubectl("apply", "--server-side", "-f", "-", input_text=crds)
+    for crd in json.loads(crds)["items"]:
+        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
     stack = Stack(cli, project_dir, "prod")
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
-    stack.set_object("prometheusAdapter", {**config["prometheusAdapter"], "enabled": False})
+    stack.set_object("keda", {"install": False})
+    stack.set_object("ingress", {"enabled": False})
+    stack.set_object("routing", {"mode": "inferencePool", "gateway": {"name": "inference-gateway"}})
     stack.set("registryPassword", "e2e-registry-password", secret=True)
     stack.set("apiKeys", "e2e-prod-key", secret=True)
     stack.set("hfToken", "hf_e2eProdToken", secret=True)
@@ -96,9 +107,9 @@ def test_server_pods_land_on_gpu_nodes_with_their_gpus(prod: Stack, config: dict
 
 def test_autoscaler_and_disruption_budget_are_accepted(prod: Stack, config: dict[str, Any]) -> None:
     namespace = config["namespace"]
-    hpa = kube_get("hpa", namespace, "tensorrt-llm")
-    assert hpa["spec"]["minReplicas"] == config["autoscaling"]["minReplicas"]
-    assert hpa["spec"]["maxReplicas"] == config["autoscaling"]["maxReplicas"]
+    scaled = kube_get("scaledobject.keda.sh", namespace, "tensorrt-llm")
+    assert scaled["spec"]["minReplicaCount"] == config["autoscaling"]["minReplicas"]
+    assert scaled["spec"]["maxReplicaCount"] == config["autoscaling"]["maxReplicas"]
     pdb = kube_get("pdb", namespace, "tensorrt-llm")
     assert pdb["spec"]["maxUnavailable"] == config["podDisruptionBudget"]["maxUnavailable"]
 
@@ -127,3 +138,17 @@ def test_scaling_past_the_quota_is_refused_by_quota_admission(
     assert "requests.nvidia.com/gpu" in message or "requests.cpu" in message, message
     pods = kube_get("pod", namespace, selector=SERVER_PODS)
     assert len(pods) < past_quota
+
+
+def test_inference_pool_route_and_endpoint_picker_are_accepted(
+    prod: Stack, config: dict[str, Any]
+) -> None:
+    namespace = config["namespace"]
+    pool = kube_get("inferencepool.inference.networking.k8s.io", namespace, "tensorrt-llm")
+    assert pool["spec"]["endpointPickerRef"]["name"] == "tensorrt-llm-epp"
+    route = kube_get("httproute.gateway.networking.k8s.io", namespace, "tensorrt-llm")
+    assert route["spec"]["rules"][0]["backendRefs"][0]["kind"] == "InferencePool"
+    picker = kube_get("deployment", namespace, "tensorrt-llm-epp")
+    assert picker["status"].get("readyReplicas") == 1, picker["status"]
+    policies = {p["metadata"]["name"] for p in kube_get("networkpolicy", namespace)}
+    assert "allow-endpoint-picker-ingress" in policies

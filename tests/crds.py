@@ -1,0 +1,110 @@
+"""The CRDs of the Kubernetes inference stack, as the cluster would hold them.
+
+KEDA's and the Gateway API's come from their Go modules (`go mod download` into the
+module cache, as the e2e toolchain fetches its modules); the Inference Extension's module
+is not in the Go module proxy, so its InferencePool v1 schema is test data copied from
+upstream's CRD (tests/chart/data/inferencepool_v1_schema.json names file and commit)
+and the CRD around it is rebuilt with upstream's group, names and scope.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.keda import KEDA_CHART
+
+# The Gateway API release whose standard-channel CRDs the cluster is expected to run.
+GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
+KEDA_MODULE = ("github.com/kedacore/keda/v2", f"v{KEDA_CHART.version}")
+INFERENCE_POOL_SCHEMA = Path(__file__).parent / "chart" / "data" / "inferencepool_v1_schema.json"
+
+# (apiVersion, kind) -> (module, CRD file inside it)
+MODULE_CRDS = {
+    ("keda.sh/v1alpha1", "ScaledObject"): (
+        KEDA_MODULE,
+        "config/crd/bases/keda.sh_scaledobjects.yaml",
+    ),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
+        GATEWAY_API_MODULE,
+        "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
+    ),
+}
+
+
+class ModuleUnavailable(RuntimeError):
+    """The go command is missing or the module proxy refused the module."""
+
+
+def module_dir(module: str, version: str) -> Path:
+    try:
+        result = subprocess.run(
+            ["go", "mod", "download", "-json", f"{module}@{version}"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise ModuleUnavailable("the go command is needed to download CRD modules") from error
+    info = json.loads(result.stdout or "{}")
+    if result.returncode != 0 or "Dir" not in info:
+        raise ModuleUnavailable(
+            f"go mod download {module}@{version}: {info.get('Error', result.stderr)}"
+        )
+    return Path(info["Dir"])
+
+
+def module_crd(api_version: str, kind: str) -> dict[str, Any]:
+    (module, version), path = MODULE_CRDS[(api_version, kind)]
+    return yaml.safe_load((module_dir(module, version) / path).read_text())
+
+
+def inference_pool_schema() -> dict[str, Any]:
+    return json.loads(INFERENCE_POOL_SCHEMA.read_text())["openAPIV3Schema"]
+
+
+def inference_pool_crd() -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "inferencepools.inference.networking.k8s.io",
+            # As upstream's CRD carries it: *.k8s.io groups need an approved API review.
+            "annotations": {
+                "api-approved.kubernetes.io": (
+                    "https://github.com/kubernetes-sigs/gateway-api-inference-extension/pull/1173"
+                ),
+                "inference.networking.k8s.io/bundle-version": "v1.5.0",
+            },
+        },
+        "spec": {
+            "group": "inference.networking.k8s.io",
+            "names": {
+                "kind": "InferencePool",
+                "listKind": "InferencePoolList",
+                "plural": "inferencepools",
+                "singular": "inferencepool",
+                "shortNames": ["infpool"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": inference_pool_schema()},
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+    }
+
+
+def ecosystem_crds() -> list[dict[str, Any]]:
+    """Every CRD a stack with autoscaling.mode keda and routing.mode inferencePool needs."""
+    return [*(module_crd(*key) for key in MODULE_CRDS), inference_pool_crd()]
