@@ -507,6 +507,48 @@ def bench_clock(outcome: Outcome) -> None:
     )
 
 
+def bench_efficiency(outcome: Outcome) -> None:
+    """Server CPU per streamed token, ours vs the bare FastAPI SSE endpoint, and the
+    64-stream burst (benchmarks/efficiency.py; its --device mode has the many-core
+    points)."""
+    from benchmarks import efficiency
+
+    result = efficiency.run(efficiency.parse_args([]))
+    outcome.details["efficiency"] = result
+    by = {(p["server"], p["streams"]): p for p in result["points"]}
+    for streams in result["streams"]:
+        mine, bare = by[("ours", streams)], by[("bare", streams)]
+        ratio = mine["cpu_us_per_token"] / bare["cpu_us_per_token"]
+        outcome.figures.append(
+            Figure(
+                "6 efficiency",
+                f"{streams} streams x {result['tokens']} tokens at {result['itl_ms']:g} ms: "
+                "server CPU per token, ours / bare FastAPI SSE",
+                ratio,
+                "x",
+                "<= 0.5",
+                ratio <= 0.5 and mine["failed"] == 0,
+                f"ours {mine['cpu_us_per_token']:.1f} us/token, {mine['tokens_per_s']:.0f} tok/s, "
+                f"ITL p50 {mine['itl_p50_ms']:.1f} / p99 {mine['itl_p99_ms']:.1f} ms; bare "
+                f"{bare['cpu_us_per_token']:.1f} us/token, {bare['tokens_per_s']:.0f} tok/s, "
+                f"ITL p99 {bare['itl_p99_ms']:.1f} ms (client and server share this machine's "
+                "cores)",
+            )
+        )
+    burst = result["burst"]
+    outcome.figures.append(
+        Figure(
+            "6 efficiency",
+            "64 x 30-token streams at 5 ms: wall(64) / wall(1)",
+            burst["ratio"],
+            "x",
+            "<= 1.10",
+            burst["ratio"] <= 1.10,
+            f"median of 5: {burst['wall_64_ms']:.0f} ms vs {burst['wall_1_ms']:.0f} ms",
+        )
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Outcome, Path, argparse.Namespace], None]] = {
     "concurrency": lambda o, w, a: bench_concurrency(o, w, a.repeats),
     "overhead": lambda o, w, a: bench_overhead(o, w, a.repeats, a.duration),
@@ -514,6 +556,7 @@ BENCHMARKS: dict[str, Callable[[Outcome, Path, argparse.Namespace], None]] = {
     "backpressure": lambda o, w, a: bench_backpressure(o, w, a.duration),
     "sweep": lambda o, w, a: sweep_plot(o, w, a.out / "concurrency.png", a.sweep_requests),
     "clock": lambda o, w, a: bench_clock(o),
+    "efficiency": lambda o, w, a: bench_efficiency(o),
 }
 
 
