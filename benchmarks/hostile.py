@@ -415,7 +415,7 @@ def _row(attack: Attack) -> str:
 
 
 def _refresh_results_md(out: Path) -> None:
-    from benchmarks.results_md import render_markdown
+    from benchmarks.results_md import load_efficiency, render_markdown
 
     results = out / "results.json"
     if not results.exists():
@@ -424,7 +424,8 @@ def _refresh_results_md(out: Path) -> None:
     gpu = json.loads(gpu_file.read_text()) if gpu_file.exists() else None
     hostile = json.loads((out / "hostile_results.json").read_text())
     document: dict[str, Any] = json.loads(results.read_text())
-    (out / "RESULTS.md").write_text(render_markdown(document, gpu, hostile))
+    efficiency = load_efficiency(out)
+    (out / "RESULTS.md").write_text(render_markdown(document, gpu, hostile, efficiency))
 
 
 if __name__ == "__main__":

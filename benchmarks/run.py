@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import machine
 from benchmarks.load.measure import percentile
-from benchmarks.results_md import render_markdown
+from benchmarks.results_md import load_efficiency, render_markdown
 from benchmarks.servers import REPO, Server, serve
 
 HERE = Path(__file__).resolve().parent
@@ -599,7 +599,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     gpu_file = args.out / "gpu_results.json"
     gpu = json.loads(gpu_file.read_text()) if gpu_file.exists() else None
-    (args.out / "RESULTS.md").write_text(render_markdown(document, gpu))
+    hostile_file = args.out / "hostile_results.json"
+    hostile = json.loads(hostile_file.read_text()) if hostile_file.exists() else None
+    efficiency = load_efficiency(args.out)
+    (args.out / "RESULTS.md").write_text(render_markdown(document, gpu, hostile, efficiency))
     failed = [f for f in outcome.figures if f.passed is False]
     for figure in outcome.figures:
         verdict = {True: "PASS", False: "FAIL", None: "info"}[figure.passed]
