@@ -507,14 +507,16 @@ def bench_clock(outcome: Outcome) -> None:
     )
 
 
-def bench_efficiency(outcome: Outcome) -> None:
+def bench_efficiency(outcome: Outcome, out: Path) -> None:
     """Server CPU per streamed token, ours vs the bare FastAPI SSE endpoint, and the
     64-stream burst (benchmarks/efficiency.py; its --device mode has the many-core
     points)."""
     from benchmarks import efficiency
 
     result = efficiency.run(efficiency.parse_args([]))
-    outcome.details["efficiency"] = result
+    # RESULTS.md's efficiency section reads it from there, beside the device run's.
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "efficiency_results.json").write_text(json.dumps(result, indent=2) + "\n")
     by = {(p["server"], p["streams"]): p for p in result["points"]}
     for streams in result["streams"]:
         mine, bare = by[("ours", streams)], by[("bare", streams)]
@@ -556,7 +558,7 @@ BENCHMARKS: dict[str, Callable[[Outcome, Path, argparse.Namespace], None]] = {
     "backpressure": lambda o, w, a: bench_backpressure(o, w, a.duration),
     "sweep": lambda o, w, a: sweep_plot(o, w, a.out / "concurrency.png", a.sweep_requests),
     "clock": lambda o, w, a: bench_clock(o),
-    "efficiency": lambda o, w, a: bench_efficiency(o),
+    "efficiency": lambda o, w, a: bench_efficiency(o, a.out),
 }
 
 
