@@ -112,8 +112,8 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = Field(
-        None, description="Must be the served model if given."
+    model: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] = Field(
+        description="The served model's name (GET /v1/models); required, as OpenAI's is."
     )
     frequency_penalty: Penalty = None
     logit_bias: Annotated[dict[str, float] | None, _refused("logit_bias")] = Field(

@@ -90,7 +90,7 @@ class OpenAIServing:
     ) -> list[GenerationRequest]:
         """Check what only the loaded engine knows, then fan out prompts x n."""
         runtime = self._runtime
-        if body.model is not None and body.model != runtime.model_name:
+        if body.model != runtime.model_name:
             raise APIError(
                 404,
                 f"model {body.model!r} does not exist; this server serves {runtime.model_name!r}",

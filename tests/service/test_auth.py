@@ -41,7 +41,7 @@ def test_missing_or_wrong_key_is_401(
 def test_any_configured_key_is_accepted(secured: ThreadServer, key: str) -> None:
     response = httpx.post(
         f"{secured.base_url}/v1/completions",
-        json={"prompt": "x", "max_tokens": 1},
+        json={"model": "simulated", "prompt": "x", "max_tokens": 1},
         headers={"Authorization": f"Bearer {key}"},
     )
     assert response.status_code == 200

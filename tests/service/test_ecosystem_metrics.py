@@ -47,7 +47,9 @@ def scrape(text: str) -> dict[str, tuple[str, float]]:
 
 
 def test_metrics_serve_every_name_the_endpoint_picker_reads(client: TestClient) -> None:
-    client.post("/v1/completions", json={"prompt": "warm up", "max_tokens": 3})
+    client.post(
+        "/v1/completions", json={"model": "simulated", "prompt": "warm up", "max_tokens": 3}
+    )
     exported = scrape(client.get("/metrics").text)
     for spec, name in DIALECT["gauges"].items():
         assert name in exported, f"{spec}: {name} (EPP {DIALECT['ref']}) missing from /metrics"
@@ -166,7 +168,7 @@ def test_waiting_rises_when_admission_is_full_and_returns_to_zero(
 ) -> None:
     live = loaded_server
     url = f"{live.base_url}/v1/completions"
-    body = {"prompt": "load", "max_tokens": 60}
+    body = {"model": "simulated", "prompt": "load", "max_tokens": 60}
 
     def gauges() -> dict[str, float]:
         exported = scrape(httpx.get(f"{live.base_url}/metrics", timeout=5).text)
@@ -192,7 +194,9 @@ def test_a_cold_replica_refuses_with_retry_after_and_already_exports_the_gauges(
     settings = fast_settings(simulated_load_seconds=1.0)
     with thread_server(settings, wait_ready=False) as live:
         assert httpx.get(f"{live.base_url}/health/ready").status_code == 503
-        refused = httpx.post(f"{live.base_url}/v1/completions", json={"prompt": "x"})
+        refused = httpx.post(
+            f"{live.base_url}/v1/completions", json={"model": "simulated", "prompt": "x"}
+        )
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) >= 1
         exported = scrape(httpx.get(f"{live.base_url}/metrics").text)

@@ -21,12 +21,18 @@ def _items(item: bytes, count: int) -> bytes:
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/v1/chat/completions", b'{"messages": [%s]}' % _items(b"{}", 1_000_000)),
-        ("/v1/completions", b'{"prompt": [%s]}' % _items(b'""', 1_000_000)),
-        ("/v1/completions", b'{"prompt": "x", "unknown": [%s]}' % _items(b"0", 1_000_000)),
+        (
+            "/v1/chat/completions",
+            b'{"model": "simulated", "messages": [%s]}' % _items(b"{}", 1_000_000),
+        ),
+        ("/v1/completions", b'{"model": "simulated", "prompt": [%s]}' % _items(b'""', 1_000_000)),
         (
             "/v1/completions",
-            b'{"prompt": "x", "logit_bias": {%s}}'
+            b'{"model": "simulated", "prompt": "x", "unknown": [%s]}' % _items(b"0", 1_000_000),
+        ),
+        (
+            "/v1/completions",
+            b'{"model": "simulated", "prompt": "x", "logit_bias": {%s}}'
             % b",".join(b'"%d": 1' % i for i in range(MAX_JSON_VALUES + 1)),
         ),
     ],
@@ -44,7 +50,7 @@ def test_too_many_values_is_a_413_before_parsing(
 
 def test_text_full_of_separators_is_not_counted_as_values(client: TestClient) -> None:
     text = '1,2,[3],{"a": "b"}, \\ ' * (MAX_JSON_VALUES // 2)
-    body = json.dumps({"prompt": text, "max_tokens": 1}).encode()
+    body = json.dumps({"model": "simulated", "prompt": text, "max_tokens": 1}).encode()
     assert body.count(b",") > MAX_JSON_VALUES
     check_json_budget(body)
     response = client.post("/v1/completions", content=body, headers=JSON)
@@ -62,7 +68,7 @@ def test_a_request_at_the_limits_passes() -> None:
 
 
 def test_deep_nesting_is_refused_by_the_parser_as_invalid_json(client: TestClient) -> None:
-    body = b'{"prompt": "x", "deep": %s}' % (b"[" * 200_000)
+    body = b'{"model": "simulated", "prompt": "x", "deep": %s}' % (b"[" * 200_000)
     response = client.post("/generate", content=body, headers=JSON)
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith("request body is not valid JSON")

@@ -30,17 +30,27 @@ def strict() -> Iterator[TestClient]:
 @pytest.mark.parametrize(
     ("path", "body", "param", "setting"),
     [
-        ("/v1/completions", {"prompt": ["a"] * 4}, "prompt", "MAX_PROMPTS_PER_REQUEST=3"),
-        ("/v1/completions", {"prompt": ["a"] * 2, "n": 4}, "n", "MAX_SEQUENCES_PER_REQUEST=6"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": ["a"] * 4},
+            "prompt",
+            "MAX_PROMPTS_PER_REQUEST=3",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": ["a"] * 2, "n": 4},
+            "n",
+            "MAX_SEQUENCES_PER_REQUEST=6",
+        ),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "hi"}] * 5},
+            {"model": "simulated", "messages": [{"role": "user", "content": "hi"}] * 5},
             "messages",
             "MAX_MESSAGES_PER_REQUEST=4",
         ),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "hi"}], "n": 7},
+            {"model": "simulated", "messages": [{"role": "user", "content": "hi"}], "n": 7},
             "n",
             "MAX_SEQUENCES_PER_REQUEST=6",
         ),
@@ -58,13 +68,17 @@ def test_over_a_limit_is_a_400_naming_the_field_and_the_setting(
 
 
 def test_at_the_limits_requests_are_served(strict: TestClient) -> None:
-    response = strict.post("/v1/completions", json={"prompt": ["a"] * 3, "n": 2, "max_tokens": 1})
+    response = strict.post(
+        "/v1/completions", json={"model": "simulated", "prompt": ["a"] * 3, "n": 2, "max_tokens": 1}
+    )
     assert response.status_code == 200, response.text
     assert len(response.json()["choices"]) == 6
 
 
 def test_a_huge_model_name_is_refused_not_echoed(client: TestClient) -> None:
-    response = client.post("/v1/completions", json={"prompt": "x", "model": "m" * 5_000_000})
+    response = client.post(
+        "/v1/completions", json={"model": "simulated", "prompt": "x", "model": "m" * 5_000_000}
+    )
     assert response.status_code == 400
     assert len(response.content) < 1000
     assert response.json()["error"]["param"] == "model"
@@ -75,7 +89,7 @@ def test_fan_out_queues_by_its_sequences_and_shows_as_waiting() -> None:
     settings = fast_settings(max_concurrent_requests=8, max_queued_requests=8, simulated_itl_ms=20)
     with thread_server(settings) as live, ThreadPoolExecutor(2) as pool:
         url = f"{live.base_url}/v1/completions"
-        wide = {"prompt": ["a"] * 4, "n": 2, "max_tokens": 50}
+        wide = {"model": "simulated", "prompt": ["a"] * 4, "n": 2, "max_tokens": 50}
         first = pool.submit(httpx.post, url, json=wide, timeout=30)
         assert wait_until(lambda: live.runtime.admission.running == 8)
         second = pool.submit(httpx.post, url, json={**wide, "n": 1}, timeout=30)

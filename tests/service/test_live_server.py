@@ -116,7 +116,7 @@ def test_full_queue_answers_429_with_retry_after() -> None:
     engine = _GatedEngine()
     with thread_server(settings, engine) as live, ThreadPoolExecutor(2) as pool:
         url = f"{live.base_url}/v1/completions"
-        body = {"prompt": "x", "max_tokens": 1}
+        body = {"model": "simulated", "prompt": "x", "max_tokens": 1}
         admitted = [pool.submit(httpx.post, url, json=body, timeout=30) for _ in range(2)]
         admission = live.runtime.admission
         assert wait_until(lambda: admission.running == 1 and admission.waiting == 1)
@@ -143,14 +143,14 @@ def test_chunked_body_without_a_length_is_capped_too(live: ThreadServer) -> None
         megabyte = b" " * 2**20
         for _ in range(MAX_REQUEST_BODY_BYTES // len(megabyte) + 1):
             yield megabyte
-        yield b'{"prompt": "x", "max_tokens": 1}'
+        yield b'{"model": "simulated", "prompt": "x", "max_tokens": 1}'
 
     url = f"{live.base_url}/v1/completions"
     response = httpx.post(url, content=over_the_limit(), headers=JSON, timeout=30)
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
-    small = iter([b'{"prompt": "x",', b' "max_tokens": 2}'])
+    small = iter([b'{"model": "simulated", "prompt": "x",', b' "max_tokens": 2}'])
     response = httpx.post(url, content=small, headers=JSON, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["completion_tokens"] == 2
@@ -164,7 +164,7 @@ def test_client_disconnect_aborts_the_engine_request(stream: bool) -> None:
     with thread_server(fast_settings(simulated_ttft_ms=50, simulated_itl_ms=100)) as live:
         engine = live.engine
         assert isinstance(engine, SimulatedEngine)
-        body = {"prompt": "x", "max_tokens": 200, "stream": stream}
+        body = {"model": "simulated", "prompt": "x", "max_tokens": 200, "stream": stream}
         headers = {"X-Request-Id": f"gone-{stream}"}
         url = f"{live.base_url}/v1/completions"
         if stream:
@@ -187,10 +187,14 @@ def test_disconnect_while_queued_leaves_the_queue() -> None:
     settings = fast_settings(max_concurrent_requests=1, simulated_ttft_ms=400)
     with thread_server(settings) as live, ThreadPoolExecutor(1) as pool:
         url = f"{live.base_url}/v1/completions"
-        first = pool.submit(httpx.post, url, json={"prompt": "x", "max_tokens": 1}, timeout=10)
+        first = pool.submit(
+            httpx.post, url, json={"model": "simulated", "prompt": "x", "max_tokens": 1}, timeout=10
+        )
         assert wait_until(lambda: live.runtime.admission.running == 1)
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(url, json={"prompt": "y", "max_tokens": 1}, timeout=0.15)
+            httpx.post(
+                url, json={"model": "simulated", "prompt": "y", "max_tokens": 1}, timeout=0.15
+            )
         assert wait_until(lambda: live.runtime.admission.waiting == 0, timeout=2)
         assert first.result().status_code == 200
         assert wait_until(lambda: live.runtime.admission.in_flight == 0)
@@ -220,7 +224,8 @@ def test_64_concurrent_requests_of_200ms_overlap() -> None:
 
             async def one() -> int:
                 async with session.post(
-                    f"{base_url}/v1/completions", json={"prompt": "x", "max_tokens": 1}
+                    f"{base_url}/v1/completions",
+                    json={"model": "simulated", "prompt": "x", "max_tokens": 1},
                 ) as response:
                     await response.read()
                     return response.status
@@ -261,7 +266,7 @@ def test_mid_stream_engine_failure_ends_the_stream_with_an_error_event(
 ) -> None:
     response = httpx.post(
         f"{failing.base_url}/v1/completions",
-        json={"prompt": "x", "max_tokens": 10, "stream": True},
+        json={"model": "simulated", "prompt": "x", "max_tokens": 10, "stream": True},
     )
     assert response.status_code == 200
     data = [line for line in response.text.split("\n\n") if line]
@@ -277,7 +282,9 @@ def test_mid_stream_engine_failure_ends_the_stream_with_an_error_event(
 
 
 def test_engine_failure_of_a_plain_request_is_a_clean_json_error(failing: ThreadServer) -> None:
-    response = httpx.post(f"{failing.base_url}/generate", json={"prompt": "x", "max_tokens": 10})
+    response = httpx.post(
+        f"{failing.base_url}/generate", json={"model": "simulated", "prompt": "x", "max_tokens": 10}
+    )
     assert response.status_code == 500
     error = response.json()["error"]
     assert error["code"] == "engine_error"
@@ -295,7 +302,7 @@ def test_liveness_answers_while_the_model_loads() -> None:
         ready = httpx.get(f"{base}/health/ready")
         assert ready.status_code == 503 and ready.json()["status"] == "loading"
         assert httpx.get(f"{base}/health").status_code == 503
-        refused = httpx.post(f"{base}/v1/completions", json={"prompt": "x"})
+        refused = httpx.post(f"{base}/v1/completions", json={"model": "simulated", "prompt": "x"})
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "model_not_ready"
         assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 10)

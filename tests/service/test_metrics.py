@@ -49,7 +49,7 @@ def test_metric_names_are_the_contract() -> None:
 
 
 def test_every_metric_is_exported(client: TestClient) -> None:
-    client.post("/v1/completions", json={"prompt": "x", "max_tokens": 2})
+    client.post("/v1/completions", json={"model": "simulated", "prompt": "x", "max_tokens": 2})
     exported = {name for name, _ in samples(client)}
     for name in METRIC_NAMES:
         assert name in exported or f"{name}_count" in exported, name
@@ -67,8 +67,8 @@ def test_model_load_time_is_exported_once_loaded() -> None:
 
 def test_requests_tokens_and_latencies_are_counted(client: TestClient) -> None:
     before = samples(client)
-    client.post("/v1/completions", json={"prompt": "a b c", "max_tokens": 4})
-    client.post("/v1/completions", json={"prompt": "a", "max_tokens": 0})
+    client.post("/v1/completions", json={"model": "simulated", "prompt": "a b c", "max_tokens": 4})
+    client.post("/v1/completions", json={"model": "simulated", "prompt": "a", "max_tokens": 0})
     after = samples(client)
 
     def delta(name: str, **labels: str) -> float:

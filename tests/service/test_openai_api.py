@@ -17,7 +17,9 @@ from tests.service.sse import sse_json
 
 
 def complete(client: TestClient, **body: object) -> dict:
-    response = client.post("/v1/completions", json={"prompt": "tell me a story", **body})
+    response = client.post(
+        "/v1/completions", json={"model": "simulated", "prompt": "tell me a story", **body}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -40,7 +42,9 @@ def test_completion_has_the_openai_shape_and_honest_usage(client: TestClient) ->
 
 def test_request_id_header_is_echoed_and_names_the_completion(client: TestClient) -> None:
     response = client.post(
-        "/v1/completions", json={"prompt": "x", "max_tokens": 1}, headers={"X-Request-Id": "abc-1"}
+        "/v1/completions",
+        json={"model": "simulated", "prompt": "x", "max_tokens": 1},
+        headers={"X-Request-Id": "abc-1"},
     )
     assert response.headers["x-request-id"] == "abc-1"
     assert response.json()["id"] == "cmpl-abc-1"
@@ -49,7 +53,7 @@ def test_request_id_header_is_echoed_and_names_the_completion(client: TestClient
 def test_unsafe_request_id_is_replaced(client: TestClient) -> None:
     response = client.post(
         "/v1/completions",
-        json={"prompt": "x", "max_tokens": 1},
+        json={"model": "simulated", "prompt": "x", "max_tokens": 1},
         headers={"X-Request-Id": "a b\x01"},
     )
     assert response.headers["x-request-id"] != "a b\x01"
@@ -110,7 +114,13 @@ def test_streamed_completion_matches_the_unstreamed_one(client: TestClient) -> N
     whole = complete(client, max_tokens=9, seed=3)
     response = client.post(
         "/v1/completions",
-        json={"prompt": "tell me a story", "max_tokens": 9, "seed": 3, "stream": True},
+        json={
+            "model": "simulated",
+            "prompt": "tell me a story",
+            "max_tokens": 9,
+            "seed": 3,
+            "stream": True,
+        },
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -126,6 +136,7 @@ def test_stream_options_include_usage_adds_a_final_usage_chunk(client: TestClien
     response = client.post(
         "/v1/completions",
         json={
+            "model": "simulated",
             "prompt": "a b c",
             "max_tokens": 4,
             "stream": True,
@@ -166,6 +177,7 @@ def test_streamed_chat_sends_role_first_then_content_deltas(client: TestClient) 
     response = client.post(
         "/v1/chat/completions",
         json={
+            "model": "simulated",
             "messages": [{"role": "user", "content": "hi"}],
             "max_tokens": 4,
             "stream": True,
@@ -191,6 +203,7 @@ def test_models_lists_the_served_model(client: TestClient) -> None:
 def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClient) -> None:
     """Clients often send the defaults; only a value that changes sampling needs support."""
     body = {
+        "model": "simulated",
         "prompt": "x",
         "max_tokens": 2,
         "presence_penalty": 0,
@@ -202,6 +215,7 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClien
     }
     assert client.post("/v1/completions", json=body).status_code == 200
     chat = {
+        "model": "simulated",
         "messages": [{"role": "user", "content": "x"}],
         "max_tokens": 2,
         "response_format": {"type": "text"},
@@ -212,24 +226,41 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClien
 @pytest.mark.parametrize(
     ("path", "body", "param"),
     [
-        ("/v1/completions", {"prompt": "x", "max_tokens": 0}, "max_tokens"),
-        ("/v1/completions", {"prompt": "x", "temperature": 3}, "temperature"),
-        ("/v1/completions", {"prompt": "x", "top_p": 0}, "top_p"),
-        ("/v1/completions", {"prompt": "x", "n": 99}, "n"),
-        ("/v1/completions", {"prompt": "x", "seed": -1}, "seed"),
-        ("/v1/completions", {"prompt": "x", "seed": 2**64}, "seed"),
-        ("/v1/completions", {"prompt": [1, 2, 3]}, "prompt"),
-        ("/v1/completions", {"prompt": "x", "logprobs": 2}, "logprobs"),
-        ("/v1/completions", {"prompt": "x", "best_of": 3}, None),
-        ("/v1/completions", {"prompt": "x", "presence_penalty": 1}, "presence_penalty"),
-        ("/v1/completions", {"prompt": "x", "presence_penalty": 3}, "presence_penalty"),
-        ("/v1/completions", {"prompt": "x", "top_k": 5}, "top_k"),
-        ("/v1/completions", {"prompt": "x", "min_p": 0.1}, "min_p"),
-        ("/v1/completions", {"prompt": "x", "repetition_penalty": 1.2}, "repetition_penalty"),
-        ("/v1/completions", {"prompt": "x", "stop_token_ids": [2]}, "stop_token_ids"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "max_tokens": 0}, "max_tokens"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "temperature": 3}, "temperature"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "top_p": 0}, "top_p"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "n": 99}, "n"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "seed": -1}, "seed"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "seed": 2**64}, "seed"),
+        ("/v1/completions", {"model": "simulated", "prompt": [1, 2, 3]}, "prompt"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "logprobs": 2}, "logprobs"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "best_of": 3}, None),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "presence_penalty": 1},
+            "presence_penalty",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "presence_penalty": 3},
+            "presence_penalty",
+        ),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "top_k": 5}, "top_k"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "min_p": 0.1}, "min_p"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "repetition_penalty": 1.2},
+            "repetition_penalty",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "stop_token_ids": [2]},
+            "stop_token_ids",
+        ),
         (
             "/v1/chat/completions",
             {
+                "model": "simulated",
                 "messages": [{"role": "user", "content": "x"}],
                 "response_format": {"type": "json_object"},
             },
@@ -238,40 +269,62 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClien
         (
             "/v1/chat/completions",
             {
+                "model": "simulated",
                 "messages": [{"role": "user", "content": "x"}],
                 "response_format": {"type": "json_schema"},
             },
             "response_format",
         ),
-        ("/v1/completions", {"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
-        ("/v1/completions", {}, "prompt"),
-        ("/v1/completions", {"prompt": "x", "max_tokens": 100000}, "max_tokens"),
-        ("/v1/chat/completions", {"messages": []}, "messages"),
-        ("/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, "messages"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]},
+            "stop",
+        ),
+        ("/v1/completions", {"model": "simulated"}, "prompt"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "max_tokens": 100000},
+            "max_tokens",
+        ),
+        ("/v1/chat/completions", {"model": "simulated", "messages": []}, "messages"),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
+            {"model": "simulated", "messages": [{"role": "robot", "content": "x"}]},
+            "messages",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function"}],
+            },
             "tools",
         ),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "x"}], "logprobs": True},
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": "x"}],
+                "logprobs": True,
+            },
             "logprobs",
         ),
-        ("/v1/completions", {"prompt": "x", "stream": "yes"}, "stream"),
-        ("/v1/completions", {"prompt": "x", "echo": 1}, "echo"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "stream": "yes"}, "stream"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "echo": 1}, "echo"),
         (
             "/v1/chat/completions",
             {
+                "model": "simulated",
                 "messages": [{"role": "user", "content": "x"}],
                 "stream": True,
                 "stream_options": {"include_usage": "true"},
             },
             "stream_options",
         ),
-        ("/generate", {"prompt": "x", "stream": "no"}, "stream"),
-        ("/generate", {"prompt": "x", "top_p": 2}, "top_p"),
-        ("/generate", {"prompt": "x", "max_tokens": 100000}, "max_tokens"),
+        ("/generate", {"model": "simulated", "prompt": "x", "stream": "no"}, "stream"),
+        ("/generate", {"model": "simulated", "prompt": "x", "top_p": 2}, "top_p"),
+        ("/generate", {"model": "simulated", "prompt": "x", "max_tokens": 100000}, "max_tokens"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(
@@ -288,12 +341,27 @@ def test_bad_input_is_a_400_naming_the_field(
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
-        ("/v1/completions", {"prompt": "x", "stop": ["a"] * 5}, "stop: List should have at most 4"),
-        ("/v1/completions", {"prompt": []}, "prompt: List should have at least 1"),
-        ("/v1/completions", {"prompt": 5}, "prompt: Input should be a valid string"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "stop": ["a"] * 5},
+            "stop: List should have at most 4",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": []},
+            "prompt: List should have at least 1",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": 5},
+            "prompt: Input should be a valid string",
+        ),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": [{"type": "image_url"}]}],
+            },
             "messages[0].content[0].type: Input should be 'text'",
         ),
     ],
@@ -315,7 +383,9 @@ def test_invalid_json_is_a_400_not_a_500(client: TestClient) -> None:
 
 
 def test_unknown_model_is_a_404(client: TestClient) -> None:
-    response = client.post("/v1/completions", json={"prompt": "x", "model": "gpt-9"})
+    response = client.post(
+        "/v1/completions", json={"model": "simulated", "prompt": "x", "model": "gpt-9"}
+    )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
 
@@ -325,7 +395,8 @@ def test_prompt_longer_than_the_context_is_a_400_for_streams_too(client: TestCli
     long_prompt = "word " * (limit + 1)
     for stream in (False, True):
         response = client.post(
-            "/v1/completions", json={"prompt": long_prompt, "max_tokens": 1, "stream": stream}
+            "/v1/completions",
+            json={"model": "simulated", "prompt": long_prompt, "max_tokens": 1, "stream": stream},
         )
         assert response.status_code == 400, response.text
         error = response.json()["error"]

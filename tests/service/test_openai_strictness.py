@@ -75,3 +75,15 @@ def test_fields_that_would_change_the_output_are_refused_by_name(
 def test_text_only_modalities_and_no_function_call_are_fine(client: TestClient) -> None:
     body = {**CHAT, "modalities": ["text"], "function_call": "none"}
     assert client.post("/v1/chat/completions", json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "body"), [("/v1/completions", COMPLETION), ("/v1/chat/completions", CHAT)]
+)
+def test_a_request_without_model_is_a_400_naming_it(
+    client: TestClient, route: str, body: dict
+) -> None:
+    response = client.post(route, json={k: v for k, v in body.items() if k != "model"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "model" and "model: Field required" in error["message"]

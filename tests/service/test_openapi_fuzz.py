@@ -64,6 +64,10 @@ def test_generated_inputs_reach_the_engine_and_its_refusals(path: str) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def call(case: schemathesis.Case) -> None:
+        # A generated model name is almost never the served one (a 404 before any
+        # other check): name the served model wherever the case names one.
+        if isinstance(case.body, dict) and isinstance(case.body.get("model"), str):
+            case.body["model"] = "simulated"
         statuses.add(case.call().status_code)
 
     call()

@@ -74,7 +74,10 @@ def test_an_engine_that_dies_fails_readiness_and_liveness_with_the_reason(
     assert health.status_code == 503
     assert health.json()["status"] == "unhealthy" and health.json()["reason"] == reason
     # Generation is refused up front instead of failing inside the dead engine.
-    assert client.post("/v1/completions", json={"prompt": "x"}).status_code == 503
+    assert (
+        client.post("/v1/completions", json={"model": "simulated", "prompt": "x"}).status_code
+        == 503
+    )
 
 
 def test_death_is_final_even_if_the_engine_later_looks_fine(

@@ -27,7 +27,7 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
         result: dict[str, object] = {}
 
         def stream_through_the_drain() -> None:
-            body = {"prompt": "x", "max_tokens": 40, "stream": True}
+            body = {"model": "simulated", "prompt": "x", "max_tokens": 40, "stream": True}
             headers = {"X-Request-Id": "drain-stream"}
             with httpx.stream(
                 "POST", f"{url}/generate", json=body, headers=headers, timeout=30
@@ -48,7 +48,9 @@ def test_sigterm_drains_in_flight_streams_then_exits_0() -> None:
         assert ready.status_code == 503 and ready.json()["status"] == "draining"
         assert time.monotonic() - sent < 1.0
         assert httpx.get(f"{url}/health/live", timeout=5).status_code == 200
-        refused = httpx.post(f"{url}/v1/completions", json={"prompt": "x"}, timeout=5)
+        refused = httpx.post(
+            f"{url}/v1/completions", json={"model": "simulated", "prompt": "x"}, timeout=5
+        )
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "draining"
 
@@ -79,7 +81,7 @@ def test_a_second_signal_ends_streams_cleanly_and_exits_0(sig: signal.Signals) -
         bodies: list[str] = []
 
         def stream() -> None:
-            body = {"prompt": "x", "max_tokens": 500, "stream": True}
+            body = {"model": "simulated", "prompt": "x", "max_tokens": 500, "stream": True}
             url = f"{server.base_url}/v1/completions"
             with httpx.stream("POST", url, json=body, timeout=30) as response:
                 lines = []
@@ -111,7 +113,7 @@ def test_a_second_signal_ends_streams_cleanly_and_exits_0(sig: signal.Signals) -
 def test_drain_timeout_ends_long_streams_with_an_error_event() -> None:
     settings = fast_settings(simulated_itl_ms=100, drain_timeout_seconds=0.3)
     with thread_server(settings) as live:
-        body = {"prompt": "x", "max_tokens": 500, "stream": True}
+        body = {"model": "simulated", "prompt": "x", "max_tokens": 500, "stream": True}
         headers = {"X-Request-Id": "too-long"}
         url = f"{live.base_url}/generate"
         with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
@@ -132,7 +134,9 @@ def test_drain_timeout_answers_unfinished_plain_requests_with_503() -> None:
     with thread_server(settings) as live:
         url = f"{live.base_url}/v1/completions"
         threading.Timer(0.2, live.server.request_drain).start()
-        response = httpx.post(url, json={"prompt": "x", "max_tokens": 500}, timeout=10)
+        response = httpx.post(
+            url, json={"model": "simulated", "prompt": "x", "max_tokens": 500}, timeout=10
+        )
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "draining"
         assert live.runtime.admission.in_flight == 0

@@ -38,7 +38,7 @@ def test_with_api_keys_the_routes_keep_the_direct_path_and_the_key_is_checked() 
         assert wait_until(lambda: app.state.runtime.phase == "ready")
         route = _route(keyed, "/v1/completions")
         assert route.app == route._handle
-        body = {"prompt": "a", "max_tokens": 2}
+        body = {"model": "simulated", "prompt": "a", "max_tokens": 2}
         assert keyed.post("/v1/completions", json=body).status_code == 401
         headers = {"authorization": "Bearer k1"}
         assert keyed.post("/v1/completions", json=body, headers=headers).status_code == 200
@@ -48,7 +48,7 @@ def test_json_in_another_encoding_falls_back_to_fastapi_and_is_served(
     client: TestClient,
 ) -> None:
     # pydantic-core reads UTF-8 only; FastAPI's json.loads also detects UTF-16.
-    body = json.dumps({"prompt": "a b", "max_tokens": 3}).encode("utf-16")
+    body = json.dumps({"model": "simulated", "prompt": "a b", "max_tokens": 3}).encode("utf-16")
     response = client.post(
         "/v1/completions", content=body, headers={"content-type": "application/json"}
     )
@@ -60,10 +60,18 @@ def test_json_in_another_encoding_falls_back_to_fastapi_and_is_served(
     ("content", "content_type", "message"),
     [
         (b"", "application/json", "request body: Field required"),
-        (b'{"prompt": "a"', "application/json", "request body is not valid JSON"),
-        (b'{"prompt": "a"}', "text/plain", "Content-Type 'text/plain' is not JSON"),
+        (
+            b'{"model": "simulated", "prompt": "a"',
+            "application/json",
+            "request body is not valid JSON",
+        ),
+        (
+            b'{"model": "simulated", "prompt": "a"}',
+            "text/plain",
+            "Content-Type 'text/plain' is not JSON",
+        ),
         (b"prompt=a", "application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
-        (b'{"prompt": 5}', "application/json", "prompt"),
+        (b'{"model": "simulated", "prompt": 5}', "application/json", "prompt"),
     ],
 )
 def test_bodies_that_do_not_validate_get_fastapis_errors(
@@ -77,7 +85,9 @@ def test_bodies_that_do_not_validate_get_fastapis_errors(
 
 
 def test_body_without_content_type_is_read_as_json_like_fastapi(client: TestClient) -> None:
-    response = client.post("/generate", content=b'{"prompt": "a b", "max_tokens": 2}')
+    response = client.post(
+        "/generate", content=b'{"model": "simulated", "prompt": "a b", "max_tokens": 2}'
+    )
     assert response.status_code == 200, response.text
     assert response.json()["tokens_used"] == 2
 
@@ -144,7 +154,9 @@ def test_an_engine_that_ends_without_a_finish_reason_stops() -> None:
     app = create_app(fast_settings(), engine=_TrailingOffEngine())
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
-        response = client.post("/v1/completions", json={"prompt": "a", "max_tokens": 3})
+        response = client.post(
+            "/v1/completions", json={"model": "simulated", "prompt": "a", "max_tokens": 3}
+        )
         assert response.status_code == 200, response.text
         (choice,) = response.json()["choices"]
         assert choice["finish_reason"] == "stop"
@@ -156,7 +168,7 @@ def test_a_stream_whose_engine_ends_without_a_finish_reason_still_says_stop() ->
     app = create_app(fast_settings(), engine=_TrailingOffEngine())
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
-        body = {"prompt": "a", "max_tokens": 3, "stream": True}
+        body = {"model": "simulated", "prompt": "a", "max_tokens": 3, "stream": True}
         with client.stream("POST", "/v1/completions", json=body) as response:
             assert response.status_code == 200
             events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]

@@ -531,7 +531,9 @@ def test_prompt_longer_than_the_window_is_a_400_context_length_exceeded(
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
         prompt = " ".join(["hi"] * 20)
-        response = client.post("/v1/completions", json={"prompt": prompt, "max_tokens": 2})
+        response = client.post(
+            "/v1/completions", json={"model": str(model_dir), "prompt": prompt, "max_tokens": 2}
+        )
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "context_length_exceeded"
         assert app.state.runtime.phase == "ready"
@@ -645,7 +647,7 @@ def test_a_seeded_request_is_a_400_naming_seed(fake: ModuleType, model_dir: Path
     app = create_app(fast_settings(), engine_for(model_dir))
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
-        body = {"prompt": "hi", "max_tokens": 2, "seed": 1}
+        body = {"model": str(model_dir), "prompt": "hi", "max_tokens": 2, "seed": 1}
         response = client.post("/v1/completions", json=body)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["param"] == "seed"
@@ -843,11 +845,15 @@ def test_chat_prompts_are_tokenized_without_added_special_tokens(
         hf.chat_template = (
             "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
         )
-        body = {"messages": [{"role": "user", "content": "hi there"}], "max_tokens": 2}
+        body = {
+            "model": str(model_dir),
+            "messages": [{"role": "user", "content": "hi there"}],
+            "max_tokens": 2,
+        }
         assert client.post("/v1/chat/completions", json=body).status_code == 200
         rendered = "user : hi there assistant :"
         assert llm.generate_calls[0]["inputs"] == hf.encode(rendered, add_special_tokens=False)
-        body = {"prompt": "hi there", "max_tokens": 2}
+        body = {"model": str(model_dir), "prompt": "hi there", "max_tokens": 2}
         assert client.post("/v1/completions", json=body).status_code == 200
         assert llm.generate_calls[1]["inputs"][0] == hf.bos_token_id
 
@@ -1002,7 +1008,7 @@ def test_liveness_fails_and_the_metric_shows_a_hung_executor(
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
         assert client.get("/health/live").status_code == 200
-        body = {"prompt": "hi", "max_tokens": 5, "stream": True}
+        body = {"model": str(model_dir), "prompt": "hi", "max_tokens": 5, "stream": True}
         hung = _threading.Thread(
             target=lambda: client.post("/v1/completions", json=body), daemon=True
         )
@@ -1056,7 +1062,9 @@ def test_a_request_upstream_rejects_is_a_400_not_a_500(
             raise ValueError("guided decoding is not enabled")
 
         monkeypatch.setattr(llm, "generate_async", refuse)
-        response = client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 2})
+        response = client.post(
+            "/v1/completions", json={"model": str(model_dir), "prompt": "hi", "max_tokens": 2}
+        )
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error["code"] == "invalid_request"
@@ -1266,7 +1274,12 @@ def test_response_format_becomes_guided_decoding_when_a_backend_is_set(
                 fake.sampling_params.GuidedDecodingParams(json=schema),
             ),
         ]:
-            body = {"messages": messages, "max_tokens": 2, "response_format": response_format}
+            body = {
+                "model": str(model_dir),
+                "messages": messages,
+                "max_tokens": 2,
+                "response_format": response_format,
+            }
             response = client.post("/v1/chat/completions", json=body)
             assert response.status_code == 200, response.text
             call = engine._llm.generate_calls[-1]
@@ -1286,6 +1299,7 @@ def test_response_format_without_a_guided_backend_is_a_400(
     with TestClient(app) as client:
         assert wait_until(lambda: app.state.runtime.phase == "ready")
         body = {
+            "model": str(model_dir),
             "messages": [{"role": "user", "content": "hi"}],
             "response_format": {"type": "json_object"},
         }

@@ -36,7 +36,7 @@ def server(model_dir: Path) -> Iterator[ThreadServer]:
 def test_completion_runs_the_model(server: ThreadServer) -> None:
     response = httpx.post(
         f"{server.base_url}/v1/completions",
-        json={"prompt": "hello world", "max_tokens": 6, "temperature": 0},
+        json={"model": "tiny", "prompt": "hello world", "max_tokens": 6, "temperature": 0},
         timeout=30,
     )
     assert response.status_code == 200, response.text
@@ -49,7 +49,7 @@ def test_completion_runs_the_model(server: ThreadServer) -> None:
 
 def test_greedy_and_seeded_sampling_repeat(server: ThreadServer) -> None:
     def text(**sampling: object) -> str:
-        body = {"prompt": "tell me a story", "max_tokens": 8, **sampling}
+        body = {"model": "tiny", "prompt": "tell me a story", "max_tokens": 8, **sampling}
         response = httpx.post(f"{server.base_url}/v1/completions", json=body, timeout=30)
         return str(response.json()["choices"][0]["text"])
 
@@ -59,7 +59,7 @@ def test_greedy_and_seeded_sampling_repeat(server: ThreadServer) -> None:
 
 def test_the_largest_seed_fits_every_sample(server: ThreadServer) -> None:
     # n samples take seed .. seed + n - 1; torch.Generator refuses anything past 2**64 - 1.
-    body = {"prompt": "hi", "max_tokens": 2, "n": MAX_N, "seed": SEED_LIMIT - 1}
+    body = {"model": "tiny", "prompt": "hi", "max_tokens": 2, "n": MAX_N, "seed": SEED_LIMIT - 1}
     response = httpx.post(f"{server.base_url}/v1/completions", json=body, timeout=30)
     assert response.status_code == 200, response.text
     assert len(response.json()["choices"]) == MAX_N
@@ -87,7 +87,13 @@ def test_chat_uses_the_tokenizer_template_through_the_openai_client(server: Thre
 def test_streamed_generate(server: ThreadServer) -> None:
     response = httpx.post(
         f"{server.base_url}/generate",
-        json={"prompt": "one two", "max_tokens": 5, "temperature": 0, "stream": True},
+        json={
+            "model": "tiny",
+            "prompt": "one two",
+            "max_tokens": 5,
+            "temperature": 0,
+            "stream": True,
+        },
         timeout=30,
     )
     events = sse_json(response.text)
@@ -98,7 +104,7 @@ def test_streamed_generate(server: ThreadServer) -> None:
 def test_prompt_longer_than_the_model_context_is_a_400(server: ThreadServer) -> None:
     response = httpx.post(
         f"{server.base_url}/v1/completions",
-        json={"prompt": "hello " * CONTEXT_TOKENS, "max_tokens": 1},
+        json={"model": "tiny", "prompt": "hello " * CONTEXT_TOKENS, "max_tokens": 1},
         timeout=30,
     )
     assert response.status_code == 400
@@ -108,7 +114,7 @@ def test_prompt_longer_than_the_model_context_is_a_400(server: ThreadServer) -> 
 def test_disconnect_stops_the_decode_thread(server: ThreadServer) -> None:
     engine = server.engine
     assert isinstance(engine, TransformersEngine)
-    body = {"prompt": "hello", "max_tokens": 50, "stream": True, "temperature": 0}
+    body = {"model": "tiny", "prompt": "hello", "max_tokens": 50, "stream": True, "temperature": 0}
     with httpx.stream("POST", f"{server.base_url}/v1/completions", json=body) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")

@@ -154,7 +154,8 @@ def test_a_stalled_body_is_dropped_and_the_request_never_admitted() -> None:
     with thread_server(fast_settings(body_timeout_seconds=SHORT)) as live, raw(live) as sock:
         sock.sendall(
             b"POST /v1/completions HTTP/1.1\r\nHost: test\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"prompt": '
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            b'{"model": "simulated", "prompt": '
         )
         assert read_until_closed(sock) == b""
         assert live.runtime.admission.in_flight == 0
@@ -179,7 +180,12 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503() -> None:
     with thread_server(settings) as live, ExitStack() as held:
         for _ in range(2):
             sock = held.enter_context(raw(live))
-            sock.sendall(post("/generate", {"prompt": "x", "max_tokens": 200, "stream": True}))
+            sock.sendall(
+                post(
+                    "/generate",
+                    {"model": "simulated", "prompt": "x", "max_tokens": 200, "stream": True},
+                )
+            )
         assert wait_until(lambda: live.runtime.admission.running == 2)
         with raw(live) as refused:
             response = read_until_closed(refused)
@@ -191,7 +197,13 @@ def test_a_client_that_stops_reading_its_stream_loses_its_slot() -> None:
     settings = fast_settings(send_timeout_seconds=SHORT)
     with thread_server(settings) as live, raw(live, receive_buffer=4096) as sock:
         # Tens of megabytes of events: far more than socket buffers hold.
-        body = {"prompt": ["x"] * 16, "n": 4, "max_tokens": 4000, "stream": True}
+        body = {
+            "model": "simulated",
+            "prompt": ["x"] * 16,
+            "n": 4,
+            "max_tokens": 4000,
+            "stream": True,
+        }
         sock.sendall(post("/v1/completions", body))
         assert wait_until(lambda: live.runtime.admission.running == 64)
         # Never read: once the socket buffers fill, the server's writes stall.
@@ -201,7 +213,9 @@ def test_a_client_that_stops_reading_its_stream_loses_its_slot() -> None:
 def test_h2c_upgrade_request_is_answered_over_http_1_1_with_its_body(live: ThreadServer) -> None:
     """What `curl --http2 http://...` sends: the body must not be lost."""
     upgrade = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
-    request = post("/v1/completions", {"prompt": "x", "max_tokens": 3}, upgrade)
+    request = post(
+        "/v1/completions", {"model": "simulated", "prompt": "x", "max_tokens": 3}, upgrade
+    )
     request = request.replace(b"Connection: close", b"Connection: Upgrade, HTTP2-Settings")
     with raw(live) as sock:
         sock.sendall(request)
@@ -243,7 +257,8 @@ def test_stalled_uploads_hold_a_bounded_amount_and_the_next_is_refused(
     assert wait_until(
         lambda: (
             httpx.post(
-                f"{live.base_url}/v1/completions", json={"prompt": "x", "max_tokens": 1}
+                f"{live.base_url}/v1/completions",
+                json={"model": "simulated", "prompt": "x", "max_tokens": 1},
             ).status_code
             == 200
         )

@@ -14,21 +14,30 @@ NOT_UTF8 = b"\xff"
 
 def _cases(bad: bytes) -> list[tuple[str, bytes, str]]:
     return [
-        ("/v1/completions", b'{"prompt": "a%sb"}' % bad, "prompt"),
-        ("/v1/completions", b'{"prompt": ["ok", "%s"]}' % bad, "prompt[1]"),
-        ("/v1/completions", b'{"prompt": "ok", "stop": ["%s"]}' % bad, "stop[0]"),
-        ("/v1/completions", b'{"prompt": "ok", "model": "%s"}' % bad, "model"),
+        ("/v1/completions", b'{"model": "simulated", "prompt": "a%sb"}' % bad, "prompt"),
+        ("/v1/completions", b'{"model": "simulated", "prompt": ["ok", "%s"]}' % bad, "prompt[1]"),
+        (
+            "/v1/completions",
+            b'{"model": "simulated", "prompt": "ok", "stop": ["%s"]}' % bad,
+            "stop[0]",
+        ),
+        (
+            "/v1/completions",
+            b'{"model": "simulated", "prompt": "ok", "model": "%s"}' % bad,
+            "model",
+        ),
         (
             "/v1/chat/completions",
-            b'{"messages": [{"role": "user", "content": "%s"}]}' % bad,
+            b'{"model": "simulated", "messages": [{"role": "user", "content": "%s"}]}' % bad,
             "messages[0].content",
         ),
         (
             "/v1/chat/completions",
-            b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "%s"}]}]}' % bad,
+            b'{"model": "simulated", '
+            b'"messages": [{"role": "user", "content": [{"type": "text", "text": "%s"}]}]}' % bad,
             "messages[0].content[0].text",
         ),
-        ("/generate", b'{"prompt": "%s"}' % bad, "prompt"),
+        ("/generate", b'{"model": "simulated", "prompt": "%s"}' % bad, "prompt"),
     ]
 
 
@@ -43,7 +52,7 @@ def test_invalid_text_is_a_400_naming_the_field(
 
 
 def test_a_surrogate_pair_is_valid_text(client: TestClient) -> None:
-    body = rb'{"prompt": "smile \ud83d\ude00", "max_tokens": 2}'
+    body = rb'{"model": "simulated", "prompt": "smile \ud83d\ude00", "max_tokens": 2}'
     response = client.post("/v1/completions", content=body, headers=JSON)
     assert response.status_code == 200, response.text
 
@@ -51,7 +60,7 @@ def test_a_surrogate_pair_is_valid_text(client: TestClient) -> None:
 def test_bytes_that_are_not_utf8_outside_any_text_field_are_still_a_400(
     client: TestClient,
 ) -> None:
-    body = b'{"prompt": "ok", "max_tokens": 2, "\xff": 1}'
+    body = b'{"model": "simulated", "prompt": "ok", "max_tokens": 2, "\xff": 1}'
     response = client.post("/v1/completions", content=body, headers=JSON)
     assert response.status_code == 400
     assert "UTF-8" in response.json()["error"]["message"]
