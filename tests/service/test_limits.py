@@ -76,9 +76,7 @@ def test_at_the_limits_requests_are_served(strict: TestClient) -> None:
 
 
 def test_a_huge_model_name_is_refused_not_echoed(client: TestClient) -> None:
-    response = client.post(
-        "/v1/completions", json={"model": "simulated", "prompt": "x", "model": "m" * 5_000_000}
-    )
+    response = client.post("/v1/completions", json={"prompt": "x", "model": "m" * 5_000_000})
     assert response.status_code == 400
     assert len(response.content) < 1000
     assert response.json()["error"]["param"] == "model"

@@ -383,9 +383,7 @@ def test_invalid_json_is_a_400_not_a_500(client: TestClient) -> None:
 
 
 def test_unknown_model_is_a_404(client: TestClient) -> None:
-    response = client.post(
-        "/v1/completions", json={"model": "simulated", "prompt": "x", "model": "gpt-9"}
-    )
+    response = client.post("/v1/completions", json={"prompt": "x", "model": "gpt-9"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
 
