@@ -295,7 +295,9 @@ def huge_head(port: int, attack: Attack, what: str) -> None:
 
 
 def unread_streams(port: int, attack: Attack, count: int = 64) -> None:
-    body = json.dumps({"prompt": ["x"] * 16, "n": 4, "max_tokens": 4000, "stream": True})
+    body = json.dumps(
+        {"model": "simulated", "prompt": ["x"] * 16, "n": 4, "max_tokens": 4000, "stream": True}
+    )
     request = (
         f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n{body}"
@@ -312,7 +314,9 @@ def unread_streams(port: int, attack: Attack, count: int = 64) -> None:
     deadline = time.monotonic() + SEND_TIMEOUT_S + 20
     status = "none"
     while time.monotonic() < deadline:
-        status = http_post(port, "/v1/completions", b'{"prompt": "x", "max_tokens": 4}')
+        status = http_post(
+            port, "/v1/completions", b'{"model": "simulated", "prompt": "x", "max_tokens": 4}'
+        )
         if status == "200":
             break
         time.sleep(0.2)
@@ -331,7 +335,7 @@ def h2c_upgrade(port: int, attack: Attack) -> None:
     headers = {"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c",
                "HTTP2-Settings": "AAMAAABkAAQCAAAAAAIAAAAA"}  # fmt: skip
     started = time.perf_counter()
-    body = b'{"prompt": "x", "max_tokens": 3}'
+    body = b'{"model": "simulated", "prompt": "x", "max_tokens": 3}'
     attack.statuses[http_post(port, "/v1/completions", body, headers)] += 1
     attack.slowest_answer_s = time.perf_counter() - started
 
