@@ -46,10 +46,12 @@ def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
     stack.set("tensorParallelSize", "4")
     stack.set_object("model", MODEL)
     stack.set_object("modelCache", {**config["modelCache"], "prefill": True})
-    stack.set_object("autoscaling", {**config["autoscaling"], "minReplicas": 1, "maxReplicas": 2})
+    # A plain HPA: this test is about the cache, and needs no KEDA in the cluster.
+    scaling = {k: v for k, v in config["autoscaling"].items() if k != "keda"}
+    stack.set_object("autoscaling", {**scaling, "mode": "hpa", "minReplicas": 1, "maxReplicas": 2})
+    stack.set_object("keda", {"install": False})
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
-    stack.set_object("prometheusAdapter", {**config["prometheusAdapter"], "enabled": False})
     stack.set("registryPassword", "e2e-registry-password", secret=True)
     stack.set("apiKeys", "e2e-prefill-key", secret=True)
     stack.set("hfToken", "hf_e2ePrefillToken", secret=True)
