@@ -11,6 +11,12 @@ from infra.values import (
 from tests.chart.rendering import Scenario
 
 DIGEST = "sha256:" + "ab" * 32
+_PREFILL = {
+    "image": {"digest": DIGEST},
+    "model": {"path": "nvidia/Llama-3.1-8B-Instruct-FP8", "revision": "0" * 40},
+    "secrets": {"hfToken": {"name": "hf-token"}},
+    "modelCache": {"prefill": True},
+}
 
 SCENARIOS: dict[str, Scenario] = {
     "defaults": Scenario(values={}, why="chart defaults: one GPU, TensorRT-LLM, PVC cache"),
@@ -192,5 +198,12 @@ SCENARIOS: dict[str, Scenario] = {
     "no-cache": Scenario(
         values={"modelCache": {"enabled": False}, "tests": {"enabled": False}},
         why="model cache and helm test both off",
+    ),
+    "model-cache-prefill": Scenario(
+        values=_PREFILL, why="the release of a prefilled cache: no claim, pods offline"
+    ),
+    "model-cache-prefill-job": Scenario(
+        values={**_PREFILL, "modelCache": {"prefill": True, "prefillJob": {"render": True}}},
+        why="what the program applies before that release: the claim and the prefill Job",
     ),
 }

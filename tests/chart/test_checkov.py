@@ -19,8 +19,8 @@ from tests.tools import run_checkov
 # (templates/_checkov.tpl). Adding a skip there without adding it here fails the test.
 ALLOWED_SKIPS = {
     "CKV2_K8S_6": {"Pod"},  # network policies come from the Pulumi namespace component
-    "CKV_K8S_40": {"Deployment", "Pod"},  # uid 1000 is the image's user
-    "CKV_K8S_43": {"Deployment", "Pod"},  # only while image.digest is empty
+    "CKV_K8S_40": {"Deployment", "Pod", "Job"},  # uid 1000 is the image's user
+    "CKV_K8S_43": {"Deployment", "Pod", "Job"},  # only while image.digest is empty
     "CKV_K8S_11": {"Deployment"},  # no CPU limit by default (throttling = latency)
     "CKV_K8S_35": {"Deployment"},  # HF_TOKEN / API_KEYS are read from env
     "CKV_K8S_8": {"Pod"},  # helm test pod: one-shot, no probes
@@ -48,8 +48,11 @@ def test_no_failed_checks(checkov_report: Any) -> None:
 
 def test_scanned_every_object(checkov_report: Any, rendered: dict[str, Rendered]) -> None:
     objects = sum(len(result.objects) for result in rendered.values())
-    # checkov also counts each Deployment's pod template as a resource of its own.
-    templates = sum(len(result.of_kind("Deployment")) for result in rendered.values())
+    # checkov also counts each Deployment's and Job's pod template as a resource of its own.
+    templates = sum(
+        len(result.of_kind("Deployment")) + len(result.of_kind("Job"))
+        for result in rendered.values()
+    )
     assert checkov_report["summary"]["resource_count"] == objects + templates
     assert checkov_report["summary"]["passed"] > 10 * objects
 

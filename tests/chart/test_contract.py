@@ -22,7 +22,7 @@ from service.settings import ENV_VARS, Settings
 from tests.chart.rendering import Rendered, env_of, server_container
 
 # Read by huggingface_hub / the OS, not by Settings.
-NON_SETTINGS_ENV = frozenset({"HF_TOKEN", "HF_HOME", "HOME"})
+NON_SETTINGS_ENV = frozenset({"HF_TOKEN", "HF_HOME", "HF_HUB_OFFLINE", "HOME"})
 HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 DASHBOARD = json.loads((CHART_DIR / "dashboards" / "tensorrt-llm.json").read_text())
 

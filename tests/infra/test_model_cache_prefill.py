@@ -67,7 +67,11 @@ def test_the_job_mounts_the_claim_the_server_mounts_and_reads_the_token(run: Any
         pod["volumes"]
     )
     env = {e["name"]: e for e in container["env"]}
-    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "tensorrt-llm-hf-token"
+    token = {"secretName": "tensorrt-llm-hf-token", "items": [{"key": "HF_TOKEN", "path": "token"}]}
+    assert {"name": "hf-token", "secret": token} in pod["volumes"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert env["HF_TOKEN_PATH"]["value"] == mounts["hf-token"] + "/token"
+    assert "HF_TOKEN" not in env
     assert env["MODEL_REVISION"]["value"] == REVISION
     assert container["command"] == ["python", "-m", "service.model_files"]
     assert job["spec"]["backoffLimit"] == 3

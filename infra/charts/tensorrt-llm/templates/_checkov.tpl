@@ -25,6 +25,11 @@ checkov.io/skip5: "CKV_K8S_35=huggingface_hub reads HF_TOKEN and the server read
 {{- end }}
 {{- end -}}
 
+{{/* tensorrt-llm.checkov.prefillJobSkips: skip annotations of the model cache prefill Job. */}}
+{{- define "tensorrt-llm.checkov.prefillJobSkips" -}}
+{{- include "tensorrt-llm.checkov.imageSkips" . }}
+{{- end -}}
+
 {{/* tensorrt-llm.checkov.testPodSkips: skip annotations of the helm test pod. */}}
 {{- define "tensorrt-llm.checkov.testPodSkips" -}}
 {{- include "tensorrt-llm.checkov.imageSkips" . }}
