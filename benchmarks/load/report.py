@@ -106,20 +106,10 @@ def plot_sweep(path: Path, summaries: Sequence[Summary], title: str = "") -> Non
         lat.plot(xs, values, "o-", label=f"e2e {name}")
     if any(s.ttft.count for s in points):
         lat.plot(xs, [s.ttft.p99_ms or float("nan") for s in points], "s--", label="TTFT p99")
-    lat.set_xlabel("concurrent users")
-    lat.set_ylabel("latency (ms)")
-    lat.set_xscale("log", base=2)
-    lat.set_xticks(xs, [str(x) for x in xs])
-    lat.set_ylim(bottom=0)
-    lat.grid(True, alpha=0.3)
+    _concurrency_axes(lat, xs, "latency (ms)")
     lat.legend()
     thr.plot(xs, [s.requests_per_s for s in points], "o-", color="tab:green", label="requests/s")
-    thr.set_xlabel("concurrent users")
-    thr.set_ylabel("requests/s")
-    thr.set_xscale("log", base=2)
-    thr.set_xticks(xs, [str(x) for x in xs])
-    thr.set_ylim(bottom=0)
-    thr.grid(True, alpha=0.3)
+    _concurrency_axes(thr, xs, "requests/s")
     tok = thr.twinx()
     tokens = [s.output_tokens_per_s for s in points]
     tok.plot(xs, tokens, "s--", color="tab:purple", label="tokens/s")
@@ -133,3 +123,13 @@ def plot_sweep(path: Path, summaries: Sequence[Summary], title: str = "") -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _concurrency_axes(ax: Any, xs: list[int], ylabel: str) -> None:
+    """Both panels share a log2 axis of the user counts measured, from zero up."""
+    ax.set_xlabel("concurrent users")
+    ax.set_ylabel(ylabel)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)

@@ -307,3 +307,10 @@ def deployed(stack: Stack) -> Iterator[Stack]:
             stack.destroy()
         finally:
             stack.remove_stack()
+
+
+def set_prod_secrets(stack: Stack, tag: str) -> None:
+    """The secrets a prod-like stack requires, set as users do (config set --secret)."""
+    stack.set("registryPassword", "e2e-registry-password", secret=True)
+    stack.set("apiKeys", f"e2e-{tag}-key", secret=True)
+    stack.set("hfToken", f"hf_e2e{tag.capitalize()}Token", secret=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.harness import Cli, Stack, deployed, kube_get, kubectl
+from tests.e2e.harness import Cli, Stack, deployed, kube_get, kubectl, set_prod_secrets
 from tests.e2e.test_prod_stack import IMAGE_REF, prod_config, storage_for
 
 NAMESPACE = "llm-prefill"
@@ -52,9 +52,7 @@ def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
     stack.set_object("keda", {"install": False})
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
-    stack.set("registryPassword", "e2e-registry-password", secret=True)
-    stack.set("apiKeys", "e2e-prefill-key", secret=True)
-    stack.set("hfToken", "hf_e2ePrefillToken", secret=True)
+    set_prod_secrets(stack, "prefill")
     try:
         with deployed(stack):
             stack.up()

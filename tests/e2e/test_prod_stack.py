@@ -23,7 +23,16 @@ import pytest
 import yaml
 
 from tests.crds import ecosystem_crds
-from tests.e2e.harness import SERVER_PODS, Cli, Stack, deployed, kube_get, kubectl, wait_until
+from tests.e2e.harness import (
+    SERVER_PODS,
+    Cli,
+    Stack,
+    deployed,
+    kube_get,
+    kubectl,
+    set_prod_secrets,
+    wait_until,
+)
 
 IMAGE_REF = "registry.example.com/ml/tensorrt-llm-server@sha256:" + "9f" * 32
 
@@ -78,9 +87,7 @@ def prod(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]
     stack.set_object("keda", {"install": False})
     stack.set_object("ingress", {"enabled": False})
     stack.set_object("routing", {"mode": "inferencePool", "gateway": {"name": "inference-gateway"}})
-    stack.set("registryPassword", "e2e-registry-password", secret=True)
-    stack.set("apiKeys", "e2e-prod-key", secret=True)
-    stack.set("hfToken", "hf_e2eProdToken", secret=True)
+    set_prod_secrets(stack, "prod")
     try:
         with deployed(stack):
             stack.up()
@@ -134,7 +141,7 @@ def test_scaling_past_the_quota_is_refused_by_quota_admission(
         messages = [event["message"] for event in events]
         return next((m for m in messages if "exceeded quota: server-quota" in m), "")
 
-    message = wait_until("a FailedCreate event from quota admission", quota_event, timeout_s=60)
+    message = wait_until("a FailedCreate event from quota admission", quota_event, timeout_s=180)
     assert "requests.nvidia.com/gpu" in message or "requests.cpu" in message, message
     pods = kube_get("pod", namespace, selector=SERVER_PODS)
     assert len(pods) < past_quota
