@@ -203,13 +203,23 @@ class TextContentPart(BaseModel):
 
 
 class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # As strict as the request: a misspelt key is a 400, not silently dropped. The keys
+    # an assistant message carries when a client sends a reply back (refusal, audio,
+    # annotations) are accepted; tool calls are refused, since this server has no tools.
+    model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "developer", "user", "assistant"]
     content: Text | list[TextContentPart] | None = Field(
         description="Text, or a list of text parts (images are not supported)."
     )
     name: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
+    refusal: Ignored = None
+    audio: Ignored = None
+    annotations: Ignored = None
+    tool_calls: Annotated[Any, _refused("tool_calls")] = Field(None, description="Not supported.")
+    function_call: Annotated[Any, _refused("function_call")] = Field(
+        None, description="Not supported."
+    )
 
     @property
     def text(self) -> str:

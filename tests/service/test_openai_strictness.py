@@ -87,3 +87,38 @@ def test_a_request_without_model_is_a_400_naming_it(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == "model" and "model: Field required" in error["message"]
+
+
+def test_an_unknown_key_in_a_message_is_a_400_naming_it(client: TestClient) -> None:
+    body = {**CHAT, "messages": [{"role": "user", "content": "hi", "contnet": "typo"}]}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["message"] == "Unrecognized request argument supplied: messages[0].contnet"
+    assert error["param"] == "messages"
+
+
+def test_an_assistant_reply_sent_back_as_the_client_returned_it_is_accepted(
+    client: TestClient,
+) -> None:
+    # What ChatCompletionMessage.model_dump() gives for an answer of this server.
+    reply = {
+        "role": "assistant",
+        "content": "hello",
+        "refusal": None,
+        "annotations": None,
+        "audio": None,
+        "function_call": None,
+        "tool_calls": None,
+    }
+    messages = [{"role": "user", "content": "hi"}, reply, {"role": "user", "content": "again"}]
+    response = client.post("/v1/chat/completions", json={**CHAT, "messages": messages})
+    assert response.status_code == 200, response.text
+
+
+def test_tool_calls_in_a_message_are_refused_by_name(client: TestClient) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    messages = [{"role": "assistant", "content": None, "tool_calls": [call]}]
+    response = client.post("/v1/chat/completions", json={**CHAT, "messages": messages})
+    assert response.status_code == 400, response.text
+    assert "tool_calls is not supported" in response.json()["error"]["message"]
