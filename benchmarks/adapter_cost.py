@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import sys
 import tempfile
 import time
@@ -27,21 +26,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.servers import REPO
+from tests.service.fake_loader import load_fake
 
-FAKE_DIR = REPO / "tests" / "service" / "fake_tensorrt_llm"
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "gpu", "warp"]
-
-
-def _load_fake() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "tensorrt_llm", FAKE_DIR / "__init__.py", submodule_search_locations=[str(FAKE_DIR)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tensorrt_llm"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tokenizer_dir(path: Path) -> Path:
@@ -75,7 +62,7 @@ async def measure(streams: int, tokens: int, model_dir: Path, rounds: int = 3) -
     from service.engines.simulated import SimulatedEngine
     from service.engines.tensorrt_llm import TensorRTLLMEngine
 
-    fake = _load_fake()
+    fake = load_fake()
     fake.llmapi.BEHAVIOUR.reply = " ".join(WORDS[i % len(WORDS)] for i in range(tokens))
     fake.llmapi.BEHAVIOUR.step_seconds = 0.0
 

@@ -9,7 +9,6 @@ the fake cannot drift into accepting calls the real package would refuse.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import inspect
 import json
 import shutil
@@ -35,8 +34,8 @@ from service.engines.base import (
 )
 from service.engines.stopping import held_back
 from service.engines.tensorrt_llm import IterationStats, TensorRTLLMEngine, finish_reason
+from tests.service.fake_loader import FAKE_DIR, load_fake
 
-FAKE_DIR = Path(__file__).parent / "fake_tensorrt_llm"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Signatures read in NVIDIA/TensorRT-LLM (docs/tensorrt-llm-api.md has the details).
@@ -224,17 +223,6 @@ def render_signature(obj: Any) -> list[str]:
             text += "="
         rendered.append(text)
     return rendered
-
-
-def load_fake() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "tensorrt_llm", FAKE_DIR / "__init__.py", submodule_search_locations=[str(FAKE_DIR)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tensorrt_llm"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def drop_tensorrt_llm_modules() -> None:
