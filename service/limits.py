@@ -50,3 +50,15 @@ def check_sequences(settings: Settings, prompts: int, n: int) -> None:
             "MAX_SEQUENCES_PER_REQUEST",
             settings.max_sequences_per_request,
         )
+
+
+def check_top_logprobs(settings: Settings, param: str, alternatives: int | None) -> None:
+    """Alternatives per output token: each is decoded and sent with every token."""
+    if alternatives is not None and alternatives > settings.max_top_logprobs:
+        raise _over(
+            param,
+            "alternatives per token",
+            alternatives,
+            "MAX_TOP_LOGPROBS",
+            settings.max_top_logprobs,
+        )

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     max_messages_per_request: int = Field(
         1024, ge=1, description="Messages in one /v1/chat/completions request."
     )
+    max_top_logprobs: int = Field(
+        20,
+        ge=0,
+        description="Likeliest tokens a request may ask for at each output token "
+        "(logprobs, top_logprobs); each is decoded and sent with every token.",
+    )
     api_keys: str = Field(
         "", repr=False, description="Comma-separated bearer keys; empty turns auth off."
     )

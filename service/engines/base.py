@@ -51,6 +51,7 @@ OPTIONAL_PARAMETERS = (
     "frequency_penalty",
     "stop_token_ids",
     "response_format",
+    "logprobs",
 )
 
 
@@ -84,6 +85,24 @@ class GenerationRequest:
     frequency_penalty: float | None = None
     stop_token_ids: Sequence[int] = ()
     response_format: ResponseFormat | None = None
+    # Log-probabilities of each generated token and of its `logprobs` likeliest
+    # alternatives (0: the sampled token's alone); None asks for none.
+    logprobs: int | None = None
+
+
+# What OpenAI reports for a log-probability it cannot give (a token outside the top
+# ones computed, or minus infinity, which JSON cannot carry): "very unlikely".
+UNKNOWN_LOGPROB = -9999.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token: its text, its log-probability and the likeliest tokens at
+    its position (text, log-probability), most likely first."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,13 +111,15 @@ class GenerationChunk:
 
     `text` and `token_count` are deltas; `prompt_tokens` is the whole prompt's
     length, repeated on every chunk so the last one can carry `usage`.
-    `finish_reason` is set on the last chunk only.
+    `finish_reason` is set on the last chunk only. `logprobs`, when the request asked
+    for them, has one entry per token counted in `token_count`.
     """
 
     text: str
     token_count: int
     prompt_tokens: int
     finish_reason: FinishReason | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass

@@ -10,6 +10,10 @@ a short word per token from a generator seeded by the prompt (and `seed`; see
 With zero delays it does almost no work per token: benchmarks use it to measure
 what the server itself costs.
 
+Log-probabilities are synthetic and fixed, so the API path can be checked end to end:
+the sampled word always has probability 1/2 and is the likeliest; its alternatives
+are the words after it in the vocabulary (wrapping round), the i-th with 2^-(i+1).
+
 Its KV cache is a block pool scheduled like TensorRT-LLM's default capacity scheduler
 (GUARANTEED_NO_EVICT): a sequence starts only when blocks for its prompt and its whole
 token budget are free, and holds as many blocks as its tokens fill; so the KV-cache
@@ -23,6 +27,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import math
 import threading
 import time
 import zlib
@@ -38,6 +43,7 @@ from service.engines.base import (
     GenerationRequest,
     KvCacheStats,
     PromptTooLongError,
+    TokenLogprob,
 )
 from service.engines.stopping import StopMatcher
 
@@ -206,6 +212,7 @@ class SimulatedEngine(Engine):
             model_name=self._model_name,
             max_context_tokens=self._max_context_tokens,
             supports_seed=True,
+            optional_parameters=frozenset({"logprobs"}),
             extra={"engine": "simulated"},
         )
 
@@ -249,6 +256,7 @@ class SimulatedEngine(Engine):
         # Drawn up front: one call instead of one per token keeps the zero-delay path cheap.
         words = Random(zlib.crc32(_sampling_key(request).encode())).choices(_WORDS, k=budget)
         stop = StopMatcher(request.stop)
+        alternatives = request.logprobs
         finished = False
         pool = self._pool
         reserved = min(pool.blocks_for(prompt_tokens + budget), pool.max_blocks)
@@ -277,15 +285,22 @@ class SimulatedEngine(Engine):
                         pool.used += 1
                         room += pool.tokens_per_block
                     text, stopped = stop.feed(" " + words[index])
+                    logprobs = None
+                    if alternatives is not None:
+                        logprobs = (synthetic_logprob(words[index], alternatives),)
                     if stopped:
                         finished = True
-                        yield GenerationChunk(text, 1, prompt_tokens, "stop")
+                        yield GenerationChunk(text, 1, prompt_tokens, "stop", logprobs)
                         return
                     if index == budget - 1:
                         finished = True
-                        yield GenerationChunk(text + stop.flush(), 1, prompt_tokens, "length")
+                        text += stop.flush()
+                        yield GenerationChunk(text, 1, prompt_tokens, "length", logprobs)
                         return
-                    yield _token_chunk(text, prompt_tokens)
+                    if logprobs is None:
+                        yield _token_chunk(text, prompt_tokens)
+                    else:
+                        yield GenerationChunk(text, 1, prompt_tokens, logprobs=logprobs)
             finally:
                 self.running -= 1
                 pool.release(reserved, held)
@@ -299,6 +314,17 @@ def _token_chunk(text: str, prompt_tokens: int) -> GenerationChunk:
     small vocabulary, so they are shared instead of built per token: building a frozen
     dataclass is about half of what a zero-delay token costs."""
     return GenerationChunk(text, 1, prompt_tokens)
+
+
+@functools.lru_cache(maxsize=1024)
+def synthetic_logprob(word: str, alternatives: int) -> TokenLogprob:
+    """The fixed distribution at every position (see the module docstring)."""
+    start = _WORDS.index(word)
+    top = tuple(
+        (" " + _WORDS[(start + rank) % len(_WORDS)], -(rank + 1) * math.log(2))
+        for rank in range(min(alternatives, len(_WORDS)))
+    )
+    return TokenLogprob(" " + word, -math.log(2), top)
 
 
 def _sampling_key(request: GenerationRequest) -> str:

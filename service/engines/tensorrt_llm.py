@@ -190,7 +190,7 @@ class TensorRTLLMEngine(Engine):
     def _optional_parameters(self) -> frozenset[str]:
         # SamplingParams has a field for each; response_format needs the guided decoding
         # backend, which LLM() only builds when engine options name one.
-        honoured = set(OPTIONAL_PARAMETERS)
+        honoured = set(OPTIONAL_PARAMETERS) - {"logprobs"}
         if not self._engine_options.get("guided_decoding_backend"):
             honoured.discard("response_format")
         return frozenset(honoured)

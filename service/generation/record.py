@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from service.admission import QueueFullError
-from service.engines.base import FinishReason, GenerationChunk, PromptTooLongError
+from service.engines.base import FinishReason, GenerationChunk, PromptTooLongError, TokenLogprob
 from service.metric_names import REJECT_PROMPT_TOO_LONG, REJECT_QUEUE_FULL
 from service.metrics import ServerMetrics
 
@@ -31,6 +31,8 @@ class SequenceState:
     prompt_tokens: int = 0
     finish_reason: FinishReason | None = None
     last_token_at: float | None = None
+    # Filled only for requests that asked for log-probabilities.
+    logprobs: list[TokenLogprob] = field(default_factory=list)
 
 
 class RequestMetrics:
@@ -60,6 +62,8 @@ class RequestMetrics:
             sequence.last_token_at = now
             sequence.tokens += chunk.token_count
         sequence.text.append(chunk.text)
+        if chunk.logprobs is not None:
+            sequence.logprobs.extend(chunk.logprobs)
         sequence.prompt_tokens = chunk.prompt_tokens
         if chunk.finish_reason is not None:
             sequence.finish_reason = chunk.finish_reason

@@ -22,6 +22,8 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     StrictBool,
+    ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -83,6 +85,9 @@ Temperature = Annotated[float | None, Field(ge=0, le=2, description="Default: TE
 TopP = Annotated[float | None, Field(gt=0, le=1, description="Default: TOP_P.")]
 Penalty = Annotated[float | None, Field(ge=-2, le=2, description="OpenAI's range, -2 to 2.")]
 MAX_STOP_TOKEN_IDS = 16
+# OpenAI's ranges; the server's MAX_TOP_LOGPROBS may lower them (service.limits).
+MAX_COMPLETION_LOGPROBS = 5
+MAX_CHAT_TOP_LOGPROBS = 20
 
 
 class StreamOptions(BaseModel):
@@ -180,9 +185,12 @@ class CompletionRequest(SamplingFields):
     )
     best_of: int | None = Field(None, description="Only equal to n (or unset).")
     echo: StrictBool = Field(False, description="Prepend the prompt to the completion.")
-    # 0 is a request too (the sampled token's log-probability): only unset is accepted.
-    logprobs: Annotated[int | None, _refused("logprobs", lambda v: v is None)] = Field(
-        None, description="Not supported."
+    # 0 is a request too: the sampled token's log-probability alone.
+    logprobs: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_COMPLETION_LOGPROBS,
+        description="Log-probabilities of each token and of this many likeliest others.",
     )
     suffix: Annotated[str | None, _refused("suffix")] = Field(None, description="Not supported.")
 
@@ -191,6 +199,20 @@ class CompletionRequest(SamplingFields):
         if self.best_of is not None and self.best_of != self.n:
             raise ValueError("best_of other than n is not supported by this server")
         return self
+
+    @field_validator("logprobs")
+    @classmethod
+    def _logprobs_without_echo(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # With echo OpenAI also scores the prompt's tokens, which no engine here computes.
+        if value is not None and info.data.get("echo"):
+            raise ValueError("not supported with echo (prompt tokens are not scored)")
+        return value
+
+    def optional_parameters(self) -> dict[str, Any]:
+        optional = super().optional_parameters()
+        if self.logprobs is not None:
+            optional["logprobs"] = self.logprobs
+        return optional
 
     @property
     def prompts(self) -> list[str]:
@@ -256,11 +278,14 @@ class ResponseFormatIn(BaseModel):
 
 class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessageIn] = Field(min_length=1)
-    logprobs: Annotated[bool | None, _refused("logprobs")] = Field(
-        None, description="Not supported."
+    logprobs: StrictBool | None = Field(
+        None, description="Return the log-probability of each output token."
     )
-    top_logprobs: Annotated[int | None, _refused("top_logprobs")] = Field(
-        None, description="Not supported."
+    top_logprobs: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_CHAT_TOP_LOGPROBS,
+        description="Also this many likeliest tokens at each position (needs logprobs).",
     )
     max_completion_tokens: int | None = Field(None, ge=1, description="Newer name of max_tokens.")
     response_format: ResponseFormatIn | None = Field(
@@ -306,11 +331,20 @@ class ChatCompletionRequest(SamplingFields):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_with_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("needs logprobs set to true")
+        return value
+
     def optional_parameters(self) -> dict[str, Any]:
         optional = super().optional_parameters()
         engine_format = self.response_format.engine_format() if self.response_format else None
         if engine_format is not None:
             optional["response_format"] = engine_format
+        if self.logprobs:
+            optional["logprobs"] = self.top_logprobs or 0
         return optional
 
 
@@ -323,10 +357,20 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class CompletionLogprobs(BaseModel):
+    """OpenAI's legacy shape: parallel lists, one entry per token."""
+
+    text_offset: list[int]
+    token_logprobs: list[float]
+    tokens: list[str]
+    # The likeliest tokens at each position, and the sampled one, by text.
+    top_logprobs: list[dict[str, float]]
+
+
 class CompletionChoice(BaseModel):
     text: str
     index: int
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     finish_reason: FinishReason | None
 
 
@@ -352,10 +396,25 @@ class ChatMessageOut(BaseModel):
     content: str
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    # The token's UTF-8 bytes: several tokens may each hold part of one character.
+    bytes: list[int] | None
+
+
+class TokenLogprobOut(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    content: list[TokenLogprobOut] | None
+
+
 class ChatChoice(BaseModel):
     index: int
     message: ChatMessageOut
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
     finish_reason: FinishReason | None
 
 
@@ -378,7 +437,7 @@ class ChatDelta(BaseModel):
 class ChatChunkChoice(BaseModel):
     index: int
     delta: ChatDelta
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
     finish_reason: FinishReason | None = None
 
 

@@ -24,6 +24,7 @@ from service.engines.base import ChatMessage, EngineError, GenerationChunk, Gene
 from service.errors import APIError
 from service.generation import Generation, SequenceState
 from service.generation.sampling import engine_requests
+from service.openai_api.logprobs import chat_logprobs, completion_logprobs
 from service.openai_api.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -131,6 +132,7 @@ class OpenAIServing:
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
         limits.check_prompts(self._runtime.settings, len(body.prompts), body.n)
+        limits.check_top_logprobs(self._runtime.settings, "logprobs", body.logprobs)
         generation, reply = self._start(
             body, body.prompts, request_id, body.max_tokens, id_prefix="cmpl", prompt_param="prompt"
         )
@@ -142,6 +144,7 @@ class OpenAIServing:
         self._runtime.require_ready()
         limits.check_messages(self._runtime.settings, len(body.messages))
         limits.check_sequences(self._runtime.settings, 1, body.n)
+        limits.check_top_logprobs(self._runtime.settings, "top_logprobs", body.top_logprobs)
         messages = [ChatMessage(role=m.role, content=m.text) for m in body.messages]
         try:
             # Templates are Jinja run over the whole conversation: long chats would
@@ -159,7 +162,7 @@ class OpenAIServing:
             # The template wrote the special tokens (BOS) already.
             add_special_tokens=False,
         )
-        return await _respond(generation, body, reply, _ChatChoices())
+        return await _respond(generation, body, reply, _ChatChoices(body))
 
 
 class _Choices(abc.ABC):
@@ -189,43 +192,66 @@ class _CompletionChoices(_Choices):
         self._prompts = body.prompts
         self._n = body.n
         self._echo = body.echo
+        self._logprobs = body.logprobs is not None
+        # Per choice: where the next streamed token starts in its text.
+        self._offsets: dict[int, int] = {}
 
     def _echoed(self, index: int, text: str) -> str:
         return self._prompts[index // self._n] + text if self._echo else text
 
     def chunk(self, index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
         text = self._echoed(index, chunk.text) if first else chunk.text
-        if not text and chunk.finish_reason is None:
+        if not text and chunk.finish_reason is None and not chunk.logprobs:
             return None
-        return CompletionChoice(text=text, index=index, finish_reason=chunk.finish_reason)
+        logprobs = None
+        if self._logprobs:
+            entries = chunk.logprobs or ()
+            offset = self._offsets.get(index, 0)
+            logprobs = completion_logprobs(entries, offset)
+            self._offsets[index] = offset + sum(len(entry.token) for entry in entries)
+        return CompletionChoice(
+            text=text, index=index, logprobs=logprobs, finish_reason=chunk.finish_reason
+        )
 
     def text(self, index: int, text: str) -> BaseModel:
         return CompletionChoice(text=text, index=index, finish_reason=None)
 
     def final(self, index: int, sequence: SequenceState) -> BaseModel:
         text = self._echoed(index, "".join(sequence.text))
-        return CompletionChoice(text=text, index=index, finish_reason=sequence.finish_reason)
+        logprobs = completion_logprobs(sequence.logprobs, 0) if self._logprobs else None
+        return CompletionChoice(
+            text=text, index=index, logprobs=logprobs, finish_reason=sequence.finish_reason
+        )
 
 
 class _ChatChoices(_Choices):
     chunk_envelope = ChatCompletionChunk
     final_envelope = ChatCompletionResponse
 
+    def __init__(self, body: ChatCompletionRequest) -> None:
+        self._logprobs = bool(body.logprobs)
+
     def chunk(self, index: int, chunk: GenerationChunk, first: bool) -> BaseModel | None:
-        if not first and not chunk.text and chunk.finish_reason is None:
+        if not first and not chunk.text and chunk.finish_reason is None and not chunk.logprobs:
             return None
         delta = ChatDelta(
             role="assistant" if first else None,
             content=chunk.text if chunk.text or first else None,
         )
-        return ChatChunkChoice(index=index, delta=delta, finish_reason=chunk.finish_reason)
+        logprobs = chat_logprobs(chunk.logprobs or ()) if self._logprobs else None
+        return ChatChunkChoice(
+            index=index, delta=delta, logprobs=logprobs, finish_reason=chunk.finish_reason
+        )
 
     def text(self, index: int, text: str) -> BaseModel:
         return ChatChunkChoice(index=index, delta=ChatDelta(content=text))
 
     def final(self, index: int, sequence: SequenceState) -> BaseModel:
         message = ChatMessageOut(content="".join(sequence.text))
-        return ChatChoice(index=index, message=message, finish_reason=sequence.finish_reason)
+        logprobs = chat_logprobs(sequence.logprobs) if self._logprobs else None
+        return ChatChoice(
+            index=index, message=message, logprobs=logprobs, finish_reason=sequence.finish_reason
+        )
 
 
 async def _respond(
@@ -294,7 +320,7 @@ class _ChunkEvents:
         self._templates: dict[int, tuple[bytes, bytes] | None] = {}
 
     def __call__(self, index: int, chunk: GenerationChunk, first: bool) -> bytes | None:
-        if not first and chunk.text and chunk.finish_reason is None:
+        if not first and chunk.text and chunk.finish_reason is None and chunk.logprobs is None:
             template = self._template(index)
             if template is not None:
                 head, tail = template

@@ -233,7 +233,12 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClien
         ("/v1/completions", {"model": "simulated", "prompt": "x", "seed": -1}, "seed"),
         ("/v1/completions", {"model": "simulated", "prompt": "x", "seed": 2**64}, "seed"),
         ("/v1/completions", {"model": "simulated", "prompt": [1, 2, 3]}, "prompt"),
-        ("/v1/completions", {"model": "simulated", "prompt": "x", "logprobs": 2}, "logprobs"),
+        ("/v1/completions", {"model": "simulated", "prompt": "x", "logprobs": 6}, "logprobs"),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "x", "logprobs": 1, "echo": True},
+            "logprobs",
+        ),
         ("/v1/completions", {"model": "simulated", "prompt": "x", "best_of": 3}, None),
         (
             "/v1/completions",
@@ -306,9 +311,19 @@ def test_neutral_values_of_unsupported_parameters_are_accepted(client: TestClien
             {
                 "model": "simulated",
                 "messages": [{"role": "user", "content": "x"}],
-                "logprobs": True,
+                "top_logprobs": 2,
             },
-            "logprobs",
+            "top_logprobs",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": "x"}],
+                "logprobs": True,
+                "top_logprobs": 21,
+            },
+            "top_logprobs",
         ),
         ("/v1/completions", {"model": "simulated", "prompt": "x", "stream": "yes"}, "stream"),
         ("/v1/completions", {"model": "simulated", "prompt": "x", "echo": 1}, "echo"),
