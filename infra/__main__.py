@@ -7,16 +7,18 @@ resource is registered; a bad stack stops here with one line per bad key.
 import pulumi
 
 from infra.chart import service_port
+from infra.config.models import releases
 from infra.gpu import GpuDevicePlugin, GpuDevicePluginArgs
 from infra.image import ServerImage, ServerImageArgs
 from infra.keda import Keda, KedaArgs
 from infra.model_cache import ModelCachePrefill, ModelCachePrefillArgs
+from infra.model_routes import ModelRoutes, ModelRoutesArgs
 from infra.namespace import ServerNamespace, ServerNamespaceArgs
 from infra.prometheus_adapter import PrometheusAdapter, PrometheusAdapterArgs
 from infra.release import ServerRelease, ServerReleaseArgs, release_timeout_seconds
 from infra.service_secrets import ServerSecrets, ServerSecretsArgs
 from infra.stack import load
-from infra.values import chart_values
+from infra.values import release_values
 
 config = load()
 
@@ -35,46 +37,77 @@ keda = [Keda("keda", KedaArgs.for_stack(config))] if config.keda.install else []
 namespace = ServerNamespace("server-namespace", ServerNamespaceArgs.for_stack(config))
 secrets = ServerSecrets("server-secrets", ServerSecretsArgs.for_stack(config, namespace.name))
 image = ServerImage("server-image", ServerImageArgs.for_stack(config))
-# The model cache is filled before the release, so no pod starts without its model.
-prefill = (
-    [
-        ModelCachePrefill(
-            "model-cache",
-            ModelCachePrefillArgs.for_stack(config, image.image_ref),
-            opts=pulumi.ResourceOptions(depends_on=[namespace, secrets]),
+# One release of the chart per model version (one for a stack without `models`); each
+# model's cache is filled before its release, so no pod starts without its model.
+stack_releases = releases(config)
+server_releases = []
+for stack_release in stack_releases:
+    release_config = stack_release.config
+    suffix = stack_release.resource_name.removeprefix("server")
+    prefill = (
+        [
+            ModelCachePrefill(
+                f"model-cache{suffix}",
+                ModelCachePrefillArgs.for_stack(release_config, image.image_ref),
+                opts=pulumi.ResourceOptions(depends_on=[namespace, secrets]),
+            )
+        ]
+        if release_config.model_cache_prefill
+        else []
+    )
+    server_releases.append(
+        ServerRelease(
+            stack_release.resource_name,
+            ServerReleaseArgs(
+                release_name=release_config.release_name,
+                namespace=namespace.name,
+                values=release_values(stack_release, image.image_ref),
+                timeout_seconds=release_timeout_seconds(release_config),
+            ),
+            opts=pulumi.ResourceOptions(
+                depends_on=[namespace, secrets, *device_plugin, *keda, *prefill]
+            ),
         )
-    ]
-    if config.model_cache_prefill
-    else []
-)
-release = ServerRelease(
-    "server",
-    ServerReleaseArgs(
-        release_name=config.release_name,
-        namespace=namespace.name,
-        values=chart_values(config, image.image_ref),
-        timeout_seconds=release_timeout_seconds(config),
-    ),
-    opts=pulumi.ResourceOptions(depends_on=[namespace, secrets, *device_plugin, *keda, *prefill]),
-)
+    )
+# Several models behind one Gateway: one HTTPRoute splits by model and version, after
+# the pools it sends to exist.
+if config.models and config.routing.mode == "inferencePool":
+    ModelRoutes(
+        "model-routes",
+        ModelRoutesArgs.for_stack(config, stack_releases, namespace.name),
+        opts=pulumi.ResourceOptions(depends_on=server_releases),
+    )
 
 port = service_port()
 pulumi.export("namespace", namespace.name)
-pulumi.export("releaseName", release.release_name)
-pulumi.export("releaseStatus", release.release_status)
 pulumi.export("imageRef", image.image_ref)
-pulumi.export(
-    "serviceUrl",
-    pulumi.Output.format(
-        "http://{0}.{1}.svc.cluster.local:{2}", release.release_name, namespace.name, port
-    ),
-)
-pulumi.export(
-    "portForwardCommand",
-    pulumi.Output.format(
-        "kubectl --namespace {0} port-forward service/{1} {2}:{2}",
-        namespace.name,
-        release.release_name,
-        port,
-    ),
-)
+if not config.models:
+    release = server_releases[0]
+    pulumi.export("releaseName", release.release_name)
+    pulumi.export("releaseStatus", release.release_status)
+    pulumi.export(
+        "serviceUrl",
+        pulumi.Output.format(
+            "http://{0}.{1}.svc.cluster.local:{2}", release.release_name, namespace.name, port
+        ),
+    )
+    pulumi.export(
+        "portForwardCommand",
+        pulumi.Output.format(
+            "kubectl --namespace {0} port-forward service/{1} {2}:{2}",
+            namespace.name,
+            release.release_name,
+            port,
+        ),
+    )
+else:
+    # Several releases: each one's status by release name.
+    pulumi.export(
+        "releaseStatuses",
+        pulumi.Output.all(
+            *[
+                pulumi.Output.all(r.release_name, r.release_status).apply(tuple)
+                for r in server_releases
+            ]
+        ).apply(dict),
+    )

@@ -111,6 +111,8 @@ def _project_type(field: FieldInfo) -> str:
         return "object"
     if annotation is SecretValue:
         return "string"
+    if typing.get_origin(annotation) is list:
+        return "array"
     return {bool: "boolean", int: "integer"}.get(annotation, "string")
 
 
@@ -132,6 +134,8 @@ def project_config_block() -> dict[str, Any]:
             "type": _project_type(field),
             "description": field.description or "",
         }
+        if entry["type"] == "array":
+            entry["items"] = {"type": "object"}
         if _strip_optional(field.annotation) is SecretValue:
             entry["default"] = ""
         else:

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -33,6 +34,7 @@ from infra.chart import (
     selector_labels,
 )
 from infra.config import StackConfig
+from infra.config.models import releases
 from infra.config.schema import LimitRangeConfig
 
 # enforce is pinned to the oldest Kubernetes the chart supports, so a cluster upgrade
@@ -101,20 +103,40 @@ def _allow_egress(
     return Spec(pod_selector=pods, policy_types=["Egress"], egress=[rule])
 
 
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+def release_pods(labels: Callable[[str], dict[str, str]], names: list[str]) -> Pods:
+    """The pods `labels(release)` selects, in any of the stack's releases `names`."""
+    if len(names) == 1:
+        return Pods(match_labels=labels(names[0]))
+    shared = {k: v for k, v in labels(names[0]).items() if k != INSTANCE_LABEL}
+    return Pods(
+        match_labels=shared,
+        match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(
+                key=INSTANCE_LABEL, operator="In", values=sorted(names)
+            )
+        ],
+    )
+
+
 def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
-    """The namespace's NetworkPolicies by name; pods match the chart's selector labels."""
+    """The namespace's NetworkPolicies by name, shared by the stack's releases; pods
+    match the chart's selector labels."""
     policy = config.network_policy
-    server_pods = k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(config.release_name))
+    stack_releases = [r.config for r in releases(config)]
+    names = [r.release_name for r in stack_releases]
+    server_pods = release_pods(selector_labels, names)
     all_pods = k8s.meta.v1.LabelSelectorArgs()
     # `helm test` calls the server from a pod in the same namespace: both directions
     # need a rule under default-deny, each selecting only the other side's labels.
-    test_pods = k8s.meta.v1.LabelSelectorArgs(
-        match_labels=helm_test_pod_labels(config.release_name)
-    )
+    test_pods = release_pods(helm_test_pod_labels, names)
     server_port = [Port(port=SERVER_PORT_NAME, protocol="TCP")]
-    prefill_pods = k8s.meta.v1.LabelSelectorArgs(
-        match_labels=prefill_pod_labels(config.release_name)
-    )
+    # With prefill only the prefill Jobs download; the server pods start offline (every
+    # release prefills or none does: a config rule).
+    prefill = any(r.model_cache_prefill for r in stack_releases)
+    downloaders = release_pods(prefill_pod_labels, names) if prefill else server_pods
     hub = [Peer(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in policy.model_hub_cidrs]
     https = [Port(port=443, protocol="TCP")]
     specs = {
@@ -124,10 +146,7 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
             [Peer(namespace_selector=_namespaces_selector([policy.dns_namespace]))],
             [Port(port=53, protocol="UDP"), Port(port=53, protocol="TCP")],
         ),
-        # With prefill only the prefill Job downloads; the server pods start offline.
-        "allow-model-hub-egress": _allow_egress(
-            prefill_pods if config.model_cache_prefill else server_pods, hub, https
-        ),
+        "allow-model-hub-egress": _allow_egress(downloaders, hub, https),
         "allow-helm-test-ingress": _allow_ingress(
             server_pods, [Peer(pod_selector=test_pods)], server_port
         ),
@@ -144,7 +163,7 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
             peers = [Peer(namespace_selector=_namespaces_selector(namespaces))]
             specs[policy_name] = _allow_ingress(server_pods, peers, server_port)
     if config.routing.mode == "inferencePool":
-        specs.update(_endpoint_picker_policies(config, server_pods, server_port))
+        specs.update(_endpoint_picker_policies(config, names, server_pods, server_port))
     return specs
 
 
@@ -153,7 +172,7 @@ _KUBE_API_PORTS = (443, 6443)
 
 
 def _endpoint_picker_policies(
-    config: StackConfig, server_pods: Pods, server_port: list[Port]
+    config: StackConfig, names: list[str], server_pods: Pods, server_port: list[Port]
 ) -> dict[str, Spec]:
     """routing.mode inferencePool: the gateway asks the picker, the picker reads the pods.
 
@@ -161,7 +180,7 @@ def _endpoint_picker_policies(
     (the gateway runs in one of networkPolicy.ingressNamespaces).
     """
     policy = config.network_policy
-    picker = Pods(match_labels=endpoint_picker_labels(config.release_name))
+    picker = release_pods(endpoint_picker_labels, names)
     ports = endpoint_picker_ports()
 
     def from_namespaces(names: list[str]) -> list[Peer]:

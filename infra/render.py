@@ -9,7 +9,8 @@ validation (`infra.stack`), then the real program runs offline under Pulumi's mo
   labels, quota, LimitRange, NetworkPolicies, Secrets) as manifests under
   `program/<namespace>/`; Secrets with every value redacted (names and keys only).
 - The server's chart, rendered by the real Helm engine (helm-python-sdk) with the very
-  values the program passes its Release, under `tensorrt-llm/templates/`.
+  values the program passes its Release, under `tensorrt-llm/templates/` (with
+  `models`, one `<release>/tensorrt-llm/templates/` per release).
 - Releases of upstream charts (NVIDIA device plugin, prometheus-adapter) as their
   inputs (chart, version, repository, values): their templates come from the chart
   repository at deploy time.
@@ -138,10 +139,12 @@ def render_all(stack: str, root: Path = REPO_ROOT) -> dict[str, str]:
                 api_versions=expected_cluster_apis(config),
                 chart_dir=CHART_DIR,
             )
+            # Several releases of the chart: one directory each, named after the release.
+            prefix = f"{registration.plain('name')}/" if config.models else ""
             for path, text in rendered.items():
                 if text.strip() and not path.endswith("NOTES.txt"):
                     note = DIGEST_NOTE if PLACEHOLDER_DIGEST in text else ""
-                    files[path] = note + text
+                    files[prefix + path] = note + text
         elif registration.type == RELEASE_TYPE:
             path, text = _upstream_release(registration)
             files[path] = text

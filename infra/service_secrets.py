@@ -36,7 +36,8 @@ class SecretNames:
 
 
 def secret_names(config: StackConfig) -> SecretNames:
-    release = config.release_name
+    # Named after the stack, not a model's release: every release reads the same Secrets.
+    release = config.stack_release_name
     return SecretNames(
         hf_token=f"{release}-hf-token" if config.hf_token is not None else None,
         api_keys=f"{release}-api-keys" if config.api_keys is not None else None,

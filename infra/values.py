@@ -20,6 +20,7 @@ import pulumi
 
 from infra.chart import render_chart
 from infra.config import ConfigIssue, StackConfig
+from infra.config.models import Release, expand, for_release
 from infra.config.schema import ModelConfig
 from infra.image import parse_image_ref
 from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
@@ -160,6 +161,16 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
     return values
 
 
+def release_values(release: Release, image_ref: pulumi.Input[str]) -> dict[str, Any]:
+    """chart_values of one of the stack's releases: a `models` release carries its version
+    (a label on its series) and leaves the HTTPRoute to the stack's shared one."""
+    values = chart_values(release.config, image_ref)
+    if release.model is not None:
+        values["modelVersion"] = release.version
+        values["routing"]["inferencePool"]["httpRoute"] = {"enabled": False}
+    return values
+
+
 # Fields of passed-through groups that the program checks and translates itself.
 _PROGRAM_ONLY = {"model": set(ModelConfig.PROFILE_KEYS)}
 
@@ -188,10 +199,11 @@ def expected_cluster_apis(config: StackConfig) -> list[str]:
     return apis
 
 
-def render_stack(config: StackConfig) -> dict[str, str]:
-    """{template path: manifest} as Helm would install it into the stack's namespace."""
+def render_stack(config: StackConfig, values: dict[str, Any] | None = None) -> dict[str, str]:
+    """{template path: manifest} as Helm would install it into the stack's namespace
+    (`values` default: chart_values of the config with the offline image reference)."""
     files = render_chart(
-        chart_values(config, offline_image_ref(config)),
+        values if values is not None else chart_values(config, offline_image_ref(config)),
         release=config.release_name,
         namespace=config.namespace,
         api_versions=expected_cluster_apis(config),
@@ -256,13 +268,28 @@ def _issue(chart_path: str, why: str) -> ConfigIssue:
 
 
 def chart_issues(config: StackConfig) -> list[ConfigIssue]:
-    """What the chart refuses in the stack's values, each naming the stack key to change.
+    """What the chart refuses in the values of each of the stack's releases, each naming
+    the stack key to change (a `models` entry's key where the entry sets it).
 
     A render failure that is no verdict on values (a template bug) propagates as the
     HelmError it is: no stack key can fix it.
     """
+    found, problems = expand(config)
+    if problems:
+        return []  # parse() reports them; no release can be rendered
+    issues: list[ConfigIssue] = []
+    for release in found:
+        values = release_values(release, offline_image_ref(release.config))
+        issues += [
+            for_release(issue, config, release)
+            for issue in _release_chart_issues(release.config, values)
+        ]
+    return issues
+
+
+def _release_chart_issues(config: StackConfig, values: dict[str, Any]) -> list[ConfigIssue]:
     try:
-        render_stack(config)
+        render_stack(config, values)
     except helm_python.HelmError as error:
         text = str(error)
         header = _RULES_HEADER.search(text)

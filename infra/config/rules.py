@@ -21,6 +21,7 @@ from infra.config.hardware import (
     weights_gib,
 )
 from infra.config.issues import ConfigIssue, show
+from infra.config.models import expand, for_release, model_rules
 from infra.config.schema import ResourceList, StackConfig
 from infra.config.types import quantity_value
 
@@ -36,7 +37,24 @@ def required_secrets(c: StackConfig) -> dict[str, str]:
 
 
 def rules(c: StackConfig) -> list[ConfigIssue]:
-    """Rules between keys; each returns the key to change and why. All are reported."""
+    """Rules between keys; each returns the key to change and why. All are reported.
+
+    Rules about one release run for each of the stack's releases (a `models` entry's
+    issues name the entry's key where the entry sets it); the quota holds their sum.
+    """
+    releases, issues = expand(c)
+    if issues:
+        return issues
+    for release in releases:
+        issues += [for_release(issue, c, release) for issue in release_rules(release.config)]
+    issues += model_rules(c, releases)
+    issues += _stack_rules(c, [r.config for r in releases])
+    issues += _capacity_rules(c, [r.config for r in releases])
+    return issues
+
+
+def release_rules(c: StackConfig) -> list[ConfigIssue]:
+    """Rules between the keys of one release."""
     issues: list[ConfigIssue] = []
 
     def bad(key: str, expected: str, got: Any) -> None:
@@ -57,6 +75,15 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             bad("autoscaling.minReplicas", "required when autoscaling.enabled", None)
         if scaling.max_replicas is None:
             bad("autoscaling.maxReplicas", "required when autoscaling.enabled", None)
+    return issues + _profile_rules(c)
+
+
+def _stack_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigIssue]:
+    """Rules between the keys every release shares."""
+    issues: list[ConfigIssue] = []
+
+    def bad(key: str, expected: str, got: Any) -> None:
+        issues.append(ConfigIssue(key, expected, show(got)))
 
     image, registry = c.image, c.registry
     if (image.ref is None) == (image.repository is None):
@@ -88,9 +115,7 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             None,
         )
 
-    issues += _capacity_rules(c)
-    issues += _profile_rules(c)
-
+    hpa_scaled = any(r.autoscaling.enabled and r.autoscaling.mode != "keda" for r in releases)
     if c.prometheus_adapter.enabled and not c.monitoring.enabled:
         bad(
             "monitoring.enabled",
@@ -98,7 +123,7 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
             "reads what Prometheus scrapes",
             c.monitoring.enabled,
         )
-    if c.prometheus_adapter.enabled and not (scaling.enabled and scaling.mode != "keda"):
+    if c.prometheus_adapter.enabled and not hpa_scaled:
         bad(
             "prometheusAdapter.enabled",
             "only useful with autoscaling.enabled and autoscaling.mode hpa",
@@ -126,47 +151,69 @@ def rules(c: StackConfig) -> list[ConfigIssue]:
     return issues
 
 
-def _capacity_rules(c: StackConfig) -> list[ConfigIssue]:
-    """The quota must hold the most pods the stack can run at once, and their cache."""
+def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigIssue]:
+    """The quota must hold the most pods the stack's releases can run at once, and their
+    caches: the sum over releases, each at full scale during its rollout."""
     issues: list[ConfigIssue] = []
-    peak = c.peak_pods
-    why = f"{c.max_pods} pods + {c.rollout_surge} rollout surge"
-
-    creates_claim = c.model_cache_claim_created
-
     if not c.quota.enabled:
         return issues
     q = c.quota
-    if c.gpu.enabled and q.gpus < peak * c.tensor_parallel_size:
-        issues.append(
-            ConfigIssue(
-                "quota.gpus",
-                f"must be >= {peak * c.tensor_parallel_size} ({why}, x tensorParallelSize "
-                f"{c.tensor_parallel_size})",
-                show(q.gpus),
-            )
+
+    def why(unit: str) -> str:
+        parts = [
+            f"{r.max_pods} pods + {r.rollout_surge} rollout surge{unit.format(r=r)}"
+            for r in releases
+        ]
+        if len(releases) == 1:
+            return parts[0]
+        return "sum over releases: " + "; ".join(
+            f"{r.release_name} {part}" for r, part in zip(releases, parts, strict=True)
         )
+
+    peak = sum(r.peak_pods for r in releases)
+    gpus = sum(r.peak_pods * r.tensor_parallel_size for r in releases if r.gpu.enabled)
+    if any(r.gpu.enabled for r in releases) and q.gpus < gpus:
+        tp = " x tensorParallelSize {r.tensor_parallel_size}"
+        issues.append(ConfigIssue("quota.gpus", f"must be >= {gpus} ({why(tp)})", show(q.gpus)))
     if q.pods < peak:
-        issues.append(ConfigIssue("quota.pods", f"must be >= {peak} ({why})", show(q.pods)))
-    requests = c.resources.requests or ResourceList()
+        issues.append(ConfigIssue("quota.pods", f"must be >= {peak} ({why('')})", show(q.pods)))
     for name, limit in (("cpu", q.cpu), ("memory", q.memory)):
-        per_pod = getattr(requests, name) or chart_default("resources.requests").get(name)
-        if per_pod is None:
+        per_pod = [_request(r, name) for r in releases]
+        if any(p is None for p in per_pod):
             continue
-        if quantity_value(limit) < peak * quantity_value(str(per_pod)):
+        needed = sum(
+            r.peak_pods * quantity_value(str(p)) for r, p in zip(releases, per_pod, strict=True)
+        )
+        if quantity_value(limit) < needed:
+            shown = " + ".join(
+                f"{r.peak_pods} x {p}" for r, p in zip(releases, per_pod, strict=True)
+            )
             issues.append(
                 ConfigIssue(
                     f"quota.{name}",
-                    f"must hold {peak} x {per_pod} ({why}, x resources.requests.{name})",
+                    f"must hold {shown} ({why('')}, x resources.requests.{name})",
                     show(limit),
                 )
             )
-    size = c.model_cache.size or chart_default("modelCache.size")
-    if creates_claim and quantity_value(q.storage) < quantity_value(size):
+    sizes = [
+        r.model_cache.size or chart_default("modelCache.size")
+        for r in releases
+        if r.model_cache_claim_created
+    ]
+    if sizes and quantity_value(q.storage) < sum(quantity_value(size) for size in sizes):
         issues.append(
-            ConfigIssue("quota.storage", f"must be >= modelCache.size ({size})", show(q.storage))
+            ConfigIssue(
+                "quota.storage",
+                f"must be >= modelCache.size ({' + '.join(sizes)})",
+                show(q.storage),
+            )
         )
     return issues
+
+
+def _request(c: StackConfig, name: str) -> str | None:
+    requests = c.resources.requests or ResourceList()
+    return getattr(requests, name) or chart_default("resources.requests").get(name)
 
 
 def _profile_rules(c: StackConfig) -> list[ConfigIssue]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.alias_generators import to_camel
 
 from infra.chart import chart_default
@@ -396,6 +396,24 @@ class IngressConfig(Group):
     annotations: dict[str, str] = Field(default_factory=dict, description="Ingress annotations.")
 
 
+class ModelVersion(Group, extra="allow"):
+    """One version of a model: its own release and pool; other keys override the model's."""
+
+    name: DnsLabel = Field(description="Version label (e.g. v1, v2); release <model>-<name>.")
+    weight: int = Field(ge=0, le=100, description="Share of the model's requests, percent.")
+
+
+class ModelEntry(Group, extra="allow"):
+    """A model the stack serves; keys besides these override the stack's per-release keys."""
+
+    name: DnsLabel = Field(description="Release name of the model (and its versions' prefix).")
+    versions: list[ModelVersion] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Stable and canary versions with traffic weights (at most two).",
+    )
+
+
 class StackConfig(Group):
     """The whole stack configuration (config keys `<project>:<key>`)."""
 
@@ -447,6 +465,23 @@ class StackConfig(Group):
     api_keys: SecretValue | None = Field(
         None, description="Comma-separated API keys clients must send (secret)."
     )
+    models: list[ModelEntry] = Field(
+        default_factory=list,
+        description="Several models, each its own release: name, optional versions "
+        "(stable/canary with weights) and overrides of any per-release key (README: "
+        "Several models).",
+    )
+    # A release of a `models` entry keeps the stack's releaseName here, for the names of
+    # what the stack shares (its Secrets).
+    _stack_release_name: str | None = PrivateAttr(None)
+
+    def set_stack_release_name(self, name: str) -> None:
+        self._stack_release_name = name
+
+    @property
+    def stack_release_name(self) -> str:
+        """The stack's own releaseName (a model's release has its own release_name)."""
+        return self._stack_release_name or self.release_name
 
     # --- facts derived from several keys (one place, used by rules and components)
 

@@ -19,8 +19,10 @@ import jsonschema
 import pytest
 import yaml
 
+from infra.config.models import releases
+from infra.model_routes import HTTP_ROUTE_API, model_route_spec
 from infra.stack import load_stack
-from infra.values import render_stack
+from infra.values import offline_image_ref, release_values, render_stack
 from tests.chart.rendering import Rendered
 from tests.crds import MODULE_CRDS, ModuleUnavailable, inference_pool_schema, module_crd
 
@@ -115,3 +117,23 @@ def test_the_schemas_refuse_what_the_api_server_would(rendered: dict[str, Render
     route = deepcopy(rendered["inference-pool"].one("HTTPRoute"))
     del route["spec"]["rules"][0]["backendRefs"][0]["name"]
     assert errors(route)
+
+
+def test_the_shared_model_route_matches_its_crd() -> None:
+    """The program's HTTPRoute in front of several models (multi stack), and the pools."""
+    config = load_stack("multi")
+    stack_releases = releases(config)
+    route = {
+        "apiVersion": HTTP_ROUTE_API,
+        "kind": "HTTPRoute",
+        "metadata": {"name": config.release_name, "namespace": config.namespace},
+        "spec": model_route_spec(config, stack_releases),
+    }
+    assert errors(route) == []
+    for release in stack_releases:
+        values = release_values(release, offline_image_ref(release.config))
+        rendered = render_stack(release.config, values).values()
+        found = _custom_resources([d for t in rendered for d in yaml.safe_load_all(t) if d])
+        # Each release brings its pool; only the shared route routes to it.
+        assert {o["kind"] for o in found} == {"InferencePool"}, release.config.release_name
+        assert all(errors(o) == [] for o in found)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.chart import CHART_DIR, render_chart
+from infra.chart import CHART_DIR, chart_default, render_chart
 from infra.values import SERVICE_MONITOR_API, VOLUME_SNAPSHOT_API
 from tests.chart.rendering import Rendered, env_of, render, server_container
 from tests.chart.scenarios import DIGEST
@@ -406,11 +406,37 @@ def test_autoscaling_with_one_min_replica_has_no_pdb() -> None:
 def test_service_monitor_when_the_crd_exists(rendered: dict[str, Rendered]) -> None:
     monitor = rendered["monitoring"].one("ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert {k: endpoint[k] for k in ("port", "path", "interval")} == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "30s",
+    }
+    # Every series names its model; a release without a version gets no version label.
+    assert endpoint["relabelings"] == [
+        {
+            "action": "replace",
+            "targetLabel": "model_name",
+            "replacement": chart_default("model.path"),
+        }
+    ]
     assert (
         monitor["spec"]["selector"]["matchLabels"]
         == rendered["monitoring"].one("Service")["spec"]["selector"]
     )
+
+
+def test_service_monitor_labels_series_with_model_and_version() -> None:
+    values = {
+        "monitoring": {"serviceMonitor": {"enabled": True}},
+        "model": {"servedModelName": "llama"},
+        "modelVersion": "v2",
+    }
+    monitor = render(values, api_versions=[SERVICE_MONITOR_API]).one("ServiceMonitor")
+    labels = {
+        r["targetLabel"]: r["replacement"] for r in monitor["spec"]["endpoints"][0]["relabelings"]
+    }
+    assert labels == {"model_name": "llama", "version": "v2"}
 
 
 def test_no_service_monitor_without_the_crd(rendered: dict[str, Rendered]) -> None:

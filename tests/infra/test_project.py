@@ -41,7 +41,9 @@ def test_project_config_declares_every_key_with_the_code_defaults() -> None:
     block = PROJECT_FILE["config"]
     assert set(block) == {f.alias for f in StackConfig.model_fields.values()}
     for key, entry in block.items():
-        assert entry["type"] in {"string", "integer", "boolean", "object"}, key
+        assert entry["type"] in {"string", "integer", "boolean", "object", "array"}, key
+        # The CLI refuses an array type without the type of its items.
+        assert entry["type"] != "array" or entry["items"] == {"type": "object"}, key
         assert entry["description"], key
         assert "default" in entry, f"{key}: without a default the CLI calls stacks incomplete"
         # `secret: true` with a plain default fails every stack that leaves the key

@@ -20,9 +20,10 @@ from infra.chart import (
     selector_labels,
     service_port,
 )
-from infra.config import StackFileError
+from infra.config import StackConfig, StackFileError
+from infra.config.models import releases
 from infra.stack import load_stack
-from infra.values import PLACEHOLDER_DIGEST, chart_values, offline_image_ref, render_stack
+from infra.values import PLACEHOLDER_DIGEST, offline_image_ref, release_values, render_stack
 from service.metric_names import REQUESTS_WAITING
 from tests.chart.pod_security import violations
 from tests.infra.harness import STACKS
@@ -39,9 +40,20 @@ CUSTOM_GROUPS = {
 
 
 @cache
+def rendered_releases(stack: str) -> dict[str, list[dict]]:
+    """{release name: its objects} for each of the stack's releases of the chart."""
+    found = {}
+    for release in releases(load_stack(stack)):
+        values = release_values(release, offline_image_ref(release.config))
+        manifests = render_stack(release.config, values)
+        found[release.config.release_name] = [
+            doc for text in manifests.values() for doc in yaml.safe_load_all(text) if doc
+        ]
+    return found
+
+
 def rendered(stack: str) -> list[dict]:
-    manifests = render_stack(load_stack(stack))
-    return [doc for text in manifests.values() for doc in yaml.safe_load_all(text) if doc]
+    return [doc for docs in rendered_releases(stack).values() for doc in docs]
 
 
 def of_kind(docs: list[dict], kind: str) -> list[dict]:
@@ -50,9 +62,9 @@ def of_kind(docs: list[dict], kind: str) -> list[dict]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_values_pass_the_chart_schema(stack: str) -> None:
-    config = load_stack(stack)
     with helm_python.Chart.load(CHART_DIR) as chart:
-        chart.validate_schema(chart_values(config, offline_image_ref(config)))
+        for release in releases(load_stack(stack)):
+            chart.validate_schema(release_values(release, offline_image_ref(release.config)))
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -84,9 +96,16 @@ def test_every_pod_passes_pod_security_restricted(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
     """Names, labels and ports the NetworkPolicies and stack outputs rely on."""
-    config = load_stack(stack)
-    docs = rendered(stack)
-    (deployment,) = of_kind(docs, "Deployment")
+    for release in releases(load_stack(stack)):
+        _check_release_objects(
+            release.config, rendered_releases(stack)[release.config.release_name]
+        )
+
+
+def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
+    (deployment,) = [
+        d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == config.release_name
+    ]
     assert deployment["metadata"]["namespace"] == config.namespace
     assert deployment["spec"]["selector"]["matchLabels"] == selector_labels(config.release_name)
     pod = deployment["spec"]["template"]["spec"]

@@ -21,6 +21,7 @@ from infra.chart import (
     service_port,
 )
 from infra.config import StackConfig
+from infra.config.models import releases
 from infra.config.schema import IngressConfig, RoutingConfig
 from infra.gpu import DEVICE_PLUGIN_CHART
 from infra.keda import KEDA_CHART
@@ -28,7 +29,7 @@ from infra.namespace import NAMESPACE_NAME_LABEL, POD_SECURITY_ENFORCE_VERSION
 from infra.prometheus_adapter import PROMETHEUS_ADAPTER_CHART
 from infra.service_secrets import secret_names
 from infra.stack import load_stack
-from infra.values import chart_values, render_stack
+from infra.values import release_values, render_stack
 from service.metric_names import REQUESTS_WAITING
 from tests.infra.harness import (
     MOCK_DIGEST,
@@ -93,6 +94,30 @@ BASE_POLICIES = {
         "allow-ingress-controllers",
     )
 }
+GPU_PLUGIN = {
+    (f"{COMPONENT}GpuDevicePlugin", "gpu"),
+    (NAMESPACE, "gpu-namespace"),
+    ("kubernetes:core/v1:ResourceQuota", "gpu-critical-pods"),
+    (RELEASE, "gpu-release"),
+}
+EPP_POLICIES = {
+    (POLICY, f"server-namespace-allow-endpoint-picker-{name}")
+    for name in ("ingress", "egress", "scrape")
+}
+
+
+def model_releases(*names: str) -> set[tuple[str, str]]:
+    """A `models` stack's release components: each named after its Helm release."""
+    return {
+        item
+        for name in names
+        for item in (
+            (f"{COMPONENT}ServerRelease", f"server-{name}"),
+            (RELEASE, f"server-{name}-release"),
+        )
+    }
+
+
 # What each stack creates; a new stack file adds its own line here.
 EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
     # A laptop cluster: the server alone, no Secrets it does not use.
@@ -110,6 +135,19 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (f"{COMPONENT}Keda", "keda"),
         (NAMESPACE, "keda-namespace"),
         (RELEASE, "keda-release"),
+    },
+    # Two models, the second as a stable and a canary release, behind one HTTPRoute.
+    "multi": (SERVER - {(f"{COMPONENT}ServerRelease", "server"), (RELEASE, "server-release")})
+    | model_releases("qwen-32b", "llama-8b-v1", "llama-8b-v2")
+    | BASE_POLICIES
+    | EPP_POLICIES
+    | GPU_PLUGIN
+    | {
+        (POLICY, "server-namespace-allow-monitoring"),
+        (SECRET, "server-secrets-api-keys"),
+        (SECRET, "server-secrets-image-pull"),
+        (f"{COMPONENT}ModelRoutes", "model-routes"),
+        ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "model-routes-httproute"),
     },
 }
 
@@ -195,10 +233,20 @@ def _namespaces_of(peer: dict) -> list[str]:
     return expression["values"]
 
 
+def pods_of(labels: Any, names: list[str]) -> dict[str, Any]:
+    """The selector of those pods in every one of the releases `names`."""
+    if len(names) == 1:
+        return {"matchLabels": labels(names[0])}
+    shared = {k: v for k, v in labels(names[0]).items() if k != "app.kubernetes.io/instance"}
+    instance = {"key": "app.kubernetes.io/instance", "operator": "In", "values": sorted(names)}
+    return {"matchLabels": shared, "matchExpressions": [instance]}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_policies(stack: str) -> None:
     run, c = stack_run(stack), stack_model(stack)
-    server_pods = {"matchLabels": selector_labels(c.release_name)}
+    names = [r.config.release_name for r in releases(c)]
+    server_pods = pods_of(selector_labels, names)
 
     deny = _policy(run, "default-deny")
     assert deny.get("podSelector", {}) == {}
@@ -218,7 +266,7 @@ def test_network_policies(stack: str) -> None:
 
     # `helm test`: the test pod (and only it) may reach the server port, both directions.
     server_port = [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
-    test_pods = {"matchLabels": helm_test_pod_labels(c.release_name)}
+    test_pods = pods_of(helm_test_pod_labels, names)
     assert test_pods != server_pods
     test_in = _policy(run, "allow-helm-test-ingress")
     assert test_in["podSelector"] == server_pods and test_in["policyTypes"] == ["Ingress"]
@@ -241,6 +289,8 @@ def test_network_policies(stack: str) -> None:
     # Nothing else: every policy is one of the above.
     expected = {"default-deny", "allow-dns-egress", "allow-model-hub-egress", *sources}
     expected |= {"allow-helm-test-ingress", "allow-helm-test-egress"}
+    if c.routing.mode == "inferencePool":
+        expected |= {f"allow-endpoint-picker-{name}" for name in ("ingress", "egress", "scrape")}
     assert {r.name.removeprefix("server-namespace-") for r in run.of_type(POLICY)} == expected
 
 
@@ -269,35 +319,38 @@ def test_device_plugin(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_server_release(stack: str) -> None:
-    run, c = stack_run(stack), stack_model(stack)
-    release = server_release(run)
-    assert repo_path(release.plain("chart")) == CHART_DIR, release.urn
-    assert release.plain("name") == c.release_name
-    assert release.plain("namespace") == c.namespace
-    assert release.plain("timeout") > c.model_load_timeout_seconds
-    values = release.plain("values")
-    image_ref = c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}"
-    assert values == chart_values(c, image_ref), release.urn
-    if c.image.repository:
-        assert values["image"] == {"repository": c.image.repository, "digest": MOCK_DIGEST}
-    assert values["tensorParallelSize"] == c.tensor_parallel_size
-    assert values["gpu"]["enabled"] is c.gpu.enabled
-    assert values["engine"] == c.engine
-    assert values["fullnameOverride"] == c.release_name
-    # Secret values never reach chart values: only Secret names do.
-    assert not any(secret in json.dumps(values) for secret in TEST_SECRETS.values())
+    run = stack_run(stack)
+    for stack_release in releases(stack_model(stack)):
+        c = stack_release.config
+        release = run.one(RELEASE, f"{stack_release.resource_name}-release")
+        assert repo_path(release.plain("chart")) == CHART_DIR, release.urn
+        assert release.plain("name") == c.release_name
+        assert release.plain("namespace") == c.namespace
+        assert release.plain("timeout") > c.model_load_timeout_seconds
+        values = release.plain("values")
+        image_ref = c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}"
+        assert values == release_values(stack_release, image_ref), release.urn
+        if c.image.repository:
+            assert values["image"] == {"repository": c.image.repository, "digest": MOCK_DIGEST}
+        assert values["tensorParallelSize"] == c.tensor_parallel_size
+        assert values["gpu"]["enabled"] is c.gpu.enabled
+        assert values["engine"] == c.engine
+        assert values["fullnameOverride"] == c.release_name
+        # Secret values never reach chart values: only Secret names do.
+        assert not any(secret in json.dumps(values) for secret in TEST_SECRETS.values())
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_release_depends_on_namespace_secrets_and_device_plugin(stack: str) -> None:
     run = stack_run(stack)
-    release = server_release(run)
-    components = ["server-namespace", "server-secrets", "gpu", "keda"]
-    for component in (r for r in run.registrations if r.name in components and not r.custom):
-        for child in run.descendants(component.urn):
-            assert child.urn in release.dependencies, f"{release.urn} does not wait for {child.urn}"
-    if stack_model(stack).image.repository:
-        assert run.one(IMAGE, "server-image-build").urn in release.dependencies
+    for stack_release in releases(stack_model(stack)):
+        release = run.one(RELEASE, f"{stack_release.resource_name}-release")
+        components = ["server-namespace", "server-secrets", "gpu", "keda"]
+        for component in (r for r in run.registrations if r.name in components and not r.custom):
+            for child in run.descendants(component.urn):
+                assert child.urn in release.dependencies, f"{release.urn} waits not for {child.urn}"
+        if stack_model(stack).image.repository:
+            assert run.one(IMAGE, "server-image-build").urn in release.dependencies
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -350,11 +403,18 @@ def test_image_build(stack: str) -> None:
 def test_outputs(stack: str) -> None:
     run, c = stack_run(stack), stack_model(stack)
     port = service_port()
-    assert run.outputs == {
+    shared = {
         "namespace": c.namespace,
+        "imageRef": c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}",
+    }
+    if c.models:
+        statuses = {r.config.release_name: "deployed" for r in releases(c)}
+        assert run.outputs == {**shared, "releaseStatuses": statuses}
+        return
+    assert run.outputs == {
+        **shared,
         "releaseName": c.release_name,
         "releaseStatus": "deployed",
-        "imageRef": c.image.ref or f"{c.image.repository}@{MOCK_DIGEST}",
         "serviceUrl": f"http://{c.release_name}.{c.namespace}.svc.cluster.local:{port}",
         "portForwardCommand": (
             f"kubectl --namespace {c.namespace} port-forward service/{c.release_name} {port}:{port}"

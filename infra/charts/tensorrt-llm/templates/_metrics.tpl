@@ -6,3 +6,8 @@ Names of the server's metrics that templates refer to (service/metric_names.py o
 {{- define "tensorrt-llm.metrics.requestsWaiting" -}}
 trtllm_num_requests_waiting
 {{- end -}}
+
+{{/* tensorrt-llm.metrics.modelName: the model_name label of the server's series: the name clients send (the server's default when unset). */}}
+{{- define "tensorrt-llm.metrics.modelName" -}}
+{{- .Values.model.servedModelName | default .Values.model.path -}}
+{{- end -}}

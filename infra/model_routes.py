@@ -1,0 +1,138 @@
+"""The one OpenAI endpoint in front of several models: a shared Gateway API HTTPRoute.
+
+With `models`, each release brings its InferencePool and endpoint picker and leaves
+the HTTPRoute to this component (chart value routing.inferencePool.httpRoute.enabled
+false). One route attaches to the stack's Gateway:
+
+- one rule per model, matching the `X-Gateway-Model-Name` header that the Inference
+  Extension's body-based router (BBR, installed next to the Gateway) copies from the
+  request body's `model`; its backends are the model's versions' InferencePools with
+  their weights, so a canary's share is one number here;
+- one rule for `GET /v1/models` (no body, so no header) to the first model's pools,
+  whose servers list every model of the stack (upstream has no aggregated model list:
+  kubernetes-sigs/gateway-api-inference-extension#1414).
+
+The route is its own Pulumi resource, not a value of any Release: changing a weight
+previews as that one field of this object and touches no release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.chart import chart_default
+from infra.config import StackConfig
+from infra.config.models import Release
+
+# The header BBR sets from the body's `model` (pkg/bbr/plugins/common/constants.go).
+MODEL_HEADER = "X-Gateway-Model-Name"
+MODELS_PATH = "/v1/models"
+INFERENCE_POOL_GROUP = "inference.networking.k8s.io"
+HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
+
+
+def _pool_refs(releases: list[Release]) -> list[dict[str, Any]]:
+    refs = []
+    for release in releases:
+        ref: dict[str, Any] = {
+            "group": INFERENCE_POOL_GROUP,
+            "kind": "InferencePool",
+            "name": release.config.release_name,
+        }
+        if release.weight is not None:
+            ref["weight"] = release.weight
+        refs.append(ref)
+    return refs
+
+
+def model_route_spec(config: StackConfig, releases: list[Release]) -> dict[str, Any]:
+    """The shared HTTPRoute's spec: a rule per model by header, and /v1/models."""
+    routing = config.routing
+    parent: dict[str, Any] = {
+        "group": "gateway.networking.k8s.io",
+        "kind": "Gateway",
+        "name": routing.gateway.name,
+    }
+    if routing.gateway.namespace:
+        parent["namespace"] = routing.gateway.namespace
+    # Streams last as long as a generation: the gateway's default timeout would cut them.
+    timeouts = {"request": chart_default("routing.inferencePool.requestTimeout")}
+    by_model: dict[str, list[Release]] = {}
+    for release in releases:
+        by_model.setdefault(release.model or "", []).append(release)
+    rules = [
+        {
+            "matches": [
+                {
+                    "path": {"type": "PathPrefix", "value": "/"},
+                    "headers": [
+                        {
+                            "type": "Exact",
+                            "name": MODEL_HEADER,
+                            "value": versions[0].served_model_name,
+                        }
+                    ],
+                }
+            ],
+            "backendRefs": _pool_refs(versions),
+            "timeouts": timeouts,
+        }
+        for versions in by_model.values()
+    ]
+    first = next(iter(by_model.values()))
+    rules.append(
+        {
+            "matches": [{"path": {"type": "Exact", "value": MODELS_PATH}, "method": "GET"}],
+            "backendRefs": _pool_refs(first),
+        }
+    )
+    spec: dict[str, Any] = {"parentRefs": [parent], "rules": rules}
+    if routing.hostnames:
+        spec["hostnames"] = list(routing.hostnames)
+    return spec
+
+
+def listed_models(releases: list[Release]) -> list[str]:
+    """Every model name the stack serves, in config order (what /v1/models lists)."""
+    return list(dict.fromkeys(r.served_model_name or "" for r in releases))
+
+
+def answers_model_list(release: Release, releases: list[Release]) -> bool:
+    """The release is one of the pools the /v1/models rule sends to."""
+    return release.model == releases[0].model
+
+
+@dataclass(frozen=True)
+class ModelRoutesArgs:
+    name: str
+    namespace: pulumi.Input[str]
+    spec: dict[str, Any]
+
+    @classmethod
+    def for_stack(
+        cls, config: StackConfig, releases: list[Release], namespace: pulumi.Input[str]
+    ) -> ModelRoutesArgs:
+        return cls(config.release_name, namespace, model_route_spec(config, releases))
+
+
+class ModelRoutes(pulumi.ComponentResource):
+    """The HTTPRoute that sends each model's requests to its versions' pools."""
+
+    def __init__(
+        self, name: str, args: ModelRoutesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tensorrt-llm:index:ModelRoutes", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
+        k8s.apiextensions.CustomResource(
+            f"{name}-httproute",
+            api_version=HTTP_ROUTE_API,
+            kind="HTTPRoute",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace),
+            spec=args.spec,
+            opts=child,
+        )
+        self.register_outputs({})
