@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from service.engine_options import engine_option_problems
 from service.engines.base import (
     OPTIONAL_PARAMETERS,
+    UNKNOWN_LOGPROB,
     ChatMessage,
     Engine,
     EngineError,
@@ -37,6 +39,7 @@ from service.engines.base import (
     KvCacheStats,
     PromptTooLongError,
     ResponseFormat,
+    TokenLogprob,
 )
 from service.engines.stopping import held_back
 
@@ -123,6 +126,7 @@ class TensorRTLLMEngine(Engine):
         self._progress = ProgressWatch(stall_seconds)
         self._iteration = IterationStats()
         self._stats_task: asyncio.Task[None] | None = None
+        self._token_text: Callable[[int], str] = str
 
     def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
         """Keyword arguments for `tensorrt_llm.LLM`: the settings (unset ones keep upstream
@@ -169,6 +173,12 @@ class TensorRTLLMEngine(Engine):
         self._sampling_params_cls = sampling_params_cls
         self._stats_task = asyncio.create_task(self._follow_stats(llm))
         self._prompt_limit = prompt_token_limit(llm.args)
+        hf_tokenizer = self._hf_tokenizer()
+        # One token's text, as trtllm-serve's create_logprobs decodes it; the vocabulary
+        # bounds the cache, and a hot token is decoded once.
+        self._token_text = functools.lru_cache(maxsize=65536)(
+            lambda token_id: str(hf_tokenizer.decode([token_id]))
+        )
         logger.info(
             "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, prompt limit %s tokens)",
             version,
@@ -190,7 +200,7 @@ class TensorRTLLMEngine(Engine):
     def _optional_parameters(self) -> frozenset[str]:
         # SamplingParams has a field for each; response_format needs the guided decoding
         # backend, which LLM() only builds when engine options name one.
-        honoured = set(OPTIONAL_PARAMETERS) - {"logprobs"}
+        honoured = set(OPTIONAL_PARAMETERS)
         if not self._engine_options.get("guided_decoding_backend"):
             honoured.discard("response_format")
         return frozenset(honoured)
@@ -278,6 +288,11 @@ class TensorRTLLMEngine(Engine):
             kwargs["stop_token_ids"] = list(request.stop_token_ids)
         if request.response_format is not None:
             kwargs["guided_decoding"] = self._guided_decoding(request.response_format)
+        if request.logprobs is not None:
+            # SamplingParams reads 0 as "no log-probabilities" (`logprobs and int(...)`;
+            # the PyTorch backend's return_log_probs is bool(logprobs)): the sampled
+            # token's own value needs at least the top 1.
+            kwargs["logprobs"] = max(1, request.logprobs)
         try:
             return self._sampling_params_cls(**kwargs)
         except ValueError as exc:
@@ -320,7 +335,7 @@ class TensorRTLLMEngine(Engine):
         # aclosing: when our consumer closes this stream early, _follow's cleanup (the
         # abort) must run now, not whenever the garbage collector finalises it.
         limit = self._prompt_limit if self._prompt_limit is not None else prompt_tokens - 1
-        followed = _follow(output, request, prompt_tokens, limit, self._progress)
+        followed = _follow(output, request, prompt_tokens, limit, self._progress, self._token_text)
         async with contextlib.aclosing(followed) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -411,6 +426,7 @@ async def _follow(
     prompt_tokens: int,
     prompt_limit: int,
     progress: ProgressWatch,
+    token_text: Callable[[int], str],
 ) -> AsyncIterator[GenerationChunk]:
     """Turn a streaming RequestOutput, updated in place, into protocol deltas.
 
@@ -421,9 +437,17 @@ async def _follow(
     instead, it trims the stop's token ids and the detokenizer never sees them, so the
     text keeps the stop's first part: a request that ends on one of its stop strings
     therefore drops the held-back tail. Token counts are tracked the same way because
-    upstream also trims `token_ids` when a stop sequence ends the request.
+    upstream also trims `token_ids` when a stop sequence ends the request; so are
+    log-probabilities, by position in `token_ids` (see `token_logprobs`).
     """
     stops = tuple(s for s in request.stop if s)
+    alternatives = request.logprobs
+
+    def scored(completion: Any, start: int, end: int) -> tuple[TokenLogprob, ...] | None:
+        if alternatives is None:
+            return None
+        return token_logprobs(completion, start, end, alternatives, token_text)
+
     sent_text = 0
     sent_tokens = 0
     with progress.tracking():
@@ -441,6 +465,7 @@ async def _follow(
                         text=text[sent_text:safe_end],
                         token_count=max(0, tokens - sent_tokens),
                         prompt_tokens=prompt_tokens,
+                        logprobs=scored(completion, sent_tokens, tokens),
                     )
                     sent_text = safe_end
                     sent_tokens = max(sent_tokens, tokens)
@@ -449,11 +474,13 @@ async def _follow(
             end = len(text)
             if completion.stop_reason in stops:
                 end -= held_back(text, stops)
+            tokens = len(completion.token_ids)
             yield GenerationChunk(
                 text=text[sent_text:end],
-                token_count=max(0, len(completion.token_ids) - sent_tokens),
+                token_count=max(0, tokens - sent_tokens),
                 prompt_tokens=prompt_tokens,
                 finish_reason=finish_reason(completion.finish_reason),
+                logprobs=scored(completion, sent_tokens, tokens),
             )
         except (asyncio.CancelledError, GeneratorExit):
             raise
@@ -471,6 +498,37 @@ async def _follow(
                 # The client went away (task cancelled or stream closed early): free the
                 # sequence's batch slot and KV cache now instead of at max_tokens.
                 _abort(output, request.request_id)
+
+
+def token_logprobs(
+    completion: Any, start: int, end: int, alternatives: int, token_text: Callable[[int], str]
+) -> tuple[TokenLogprob, ...]:
+    """Entries for `completion.token_ids[start:end]`, read at the same positions of
+    `completion.logprobs`.
+
+    Positions, not `logprobs_diff`: the diff is per upstream response while our chunks
+    hold text back, and a token-level stop word is trimmed from `token_ids` but not
+    from `logprobs`. The PyTorch sampler (1.2) gives each position a {token id:
+    Logprob(logprob, rank)} of the top `SamplingParams.logprobs` of the raw logits, so a
+    sampled token outside them has no value of its own (UNKNOWN_LOGPROB, as OpenAI
+    reports one outside its top 20); the TensorRT backend gives plain floats.
+    """
+    entries = []
+    logprobs = completion.logprobs or ()
+    for position in range(start, end):
+        token_id = completion.token_ids[position]
+        scores = logprobs[position] if position < len(logprobs) else {}
+        if isinstance(scores, dict):
+            sampled = scores.get(token_id)
+            logprob = UNKNOWN_LOGPROB if sampled is None else float(sampled.logprob)
+            ranked = sorted(scores.items(), key=lambda item: item[1].rank or 0)
+            top = tuple(
+                (token_text(other), float(score.logprob)) for other, score in ranked[:alternatives]
+            )
+        else:
+            logprob, top = float(scores), ()
+        entries.append(TokenLogprob(token_text(token_id), logprob, top))
+    return tuple(entries)
 
 
 def _abort(output: Any, request_id: str) -> None:

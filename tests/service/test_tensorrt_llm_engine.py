@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 
 from service.engines import tensorrt_llm as tensorrt_llm_engine
 from service.engines.base import (
+    UNKNOWN_LOGPROB,
     ChatMessage,
     EngineError,
     GenerationChunk,
@@ -192,7 +194,7 @@ UPSTREAM_LLM_ARGS_USED = frozenset(
 # a678b91aafbeff265cd0b764abb59d7def624ac2; llmapi/llm.py RequestOutput).
 UPSTREAM_OUTPUT_ATTRIBUTES = {
     "RequestOutput": ("outputs", "finished", "abort", "__aiter__", "__anext__"),
-    "CompletionOutput": ("text", "token_ids", "finish_reason", "stop_reason"),
+    "CompletionOutput": ("text", "token_ids", "finish_reason", "stop_reason", "logprobs"),
 }
 
 # What the engine's fatal_error() reads: the LLM's private `_executor` (None after
@@ -1348,3 +1350,134 @@ def test_iteration_stats_records_parse_as_trtllm_serve_reads_them(
     record: object, expected: IterationStats
 ) -> None:
     assert IterationStats.parse(record) == expected
+
+
+# --- log-probabilities (SamplingParams.logprobs; executor/result.py CompletionOutput;
+# _torch/pyexecutor/sampler.py TorchSampler.handle_logprobs; docs/tensorrt-llm-api.md)
+
+HALF = -math.log(2)
+
+
+async def _run_fake(fake: ModuleType, model_dir: Path, **params: Any) -> Any:
+    llm = fake.LLM(str(model_dir))
+    ids = llm.tokenizer.encode("hi", add_special_tokens=False)
+    output = llm.generate_async(ids, fake.SamplingParams(max_tokens=20, **params), streaming=True)
+    growth = []
+    async for _ in output:
+        growth.append((len(output.outputs[0].token_ids), len(output.outputs[0].logprobs)))
+    llm.shutdown()
+    return output.outputs[0], growth
+
+
+async def test_fake_returns_top_k_logprobs_as_the_pytorch_sampler_does(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    completion, growth = await _run_fake(fake, model_dir, logprobs=2)
+    # One {token id: Logprob} per token, growing with the tokens while streaming.
+    assert all(tokens == scored for tokens, scored in growth)
+    for token_id, scores in zip(completion.token_ids, completion.logprobs, strict=True):
+        assert [(s.rank, s.logprob) for s in scores.values()] == [(1, HALF), (2, 2 * HALF)]
+        assert next(iter(scores)) == token_id
+    # logprobs=0 reads as "none" upstream (`logprobs and int(logprobs)`).
+    assert fake.SamplingParams(logprobs=0).logprobs == 0
+    completion, _ = await _run_fake(fake, model_dir, logprobs=0)
+    assert completion.logprobs == []
+
+
+async def test_fake_leaves_a_sampled_token_outside_the_top_k_out(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.sampled_rank = 3
+    completion, _ = await _run_fake(fake, model_dir, logprobs=2)
+    for token_id, scores in zip(completion.token_ids, completion.logprobs, strict=True):
+        assert token_id not in scores and len(scores) == 2
+
+
+async def test_fake_keeps_the_logprobs_of_a_trimmed_stop_word(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    completion, _ = await _run_fake(fake, model_dir, logprobs=1, stop=["brown fox"])
+    assert len(completion.logprobs) == len(completion.token_ids) + 2
+
+
+async def test_logprobs_zero_asks_upstream_for_the_top_one(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    info = await engine.load()
+    assert "logprobs" in info.optional_parameters
+    assert engine.sampling_params(request(logprobs=0)).logprobs == 1
+    assert engine.sampling_params(request()).logprobs is None
+    chunks = await collect(engine, request(logprobs=0, max_tokens=4))
+    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    assert [e.token for e in entries] == REPLY.split()[:4]
+    assert [e.logprob for e in entries] == pytest.approx([HALF] * 4)
+    assert all(e.top == () for e in entries)
+    await engine.shutdown()
+
+
+async def test_alternatives_are_decoded_in_rank_order(fake: ModuleType, model_dir: Path) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request(logprobs=3, max_tokens=2))
+    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.top[0] == (entry.token, pytest.approx(HALF))
+        assert [lp for _, lp in entry.top] == pytest.approx([HALF, 2 * HALF, 3 * HALF])
+        # The fake ranks the lowest other ids next: <unk> and <s>, decoded one by one.
+        assert [t for t, _ in entry.top[1:]] == ["<unk>", "<s>"]
+    await engine.shutdown()
+
+
+async def test_a_sampled_token_outside_the_top_k_is_reported_unknown(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    fake.llmapi.BEHAVIOUR.sampled_rank = 2
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request(logprobs=0, max_tokens=3))
+    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    assert [e.logprob for e in entries] == [UNKNOWN_LOGPROB] * 3
+    await engine.shutdown()
+
+
+@pytest.mark.parametrize("stop", ["brown fox", "jumps"])
+async def test_one_logprob_entry_per_counted_token_whatever_stop_trims(
+    fake: ModuleType, model_dir: Path, stop: str
+) -> None:
+    # "brown fox" is matched on token ids and trimmed from token_ids but not from
+    # logprobs; "jumps" is a one-token stop the text cut finds.
+    engine = engine_for(model_dir)
+    await engine.load()
+    chunks = await collect(engine, request(logprobs=1, stop=(stop,)))
+    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    assert all(len(chunk.logprobs or ()) == chunk.token_count for chunk in chunks)
+    assert len(entries) == sum(chunk.token_count for chunk in chunks)
+    assert [e.token for e in entries][:2] == ["the", "quick"]
+    await engine.shutdown()
+
+
+def test_chat_logprobs_through_the_api_on_tensorrt_llm(fake: ModuleType, model_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = {
+            "model": str(model_dir),
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 3,
+            "logprobs": True,
+            "top_logprobs": 2,
+        }
+        answer = client.post("/v1/chat/completions", json=body).json()
+        content = answer["choices"][0]["logprobs"]["content"]
+        assert [item["token"] for item in content] == REPLY.split()[:3]
+        assert all(len(item["top_logprobs"]) == 2 for item in content)
+        assert len(content) == answer["usage"]["completion_tokens"]
+        (call,) = app.state.runtime.engine._llm.generate_calls
+        assert call["sampling_params"].logprobs == 2

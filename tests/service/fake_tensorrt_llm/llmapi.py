@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import queue
 import threading
 from collections.abc import AsyncIterator
@@ -139,6 +140,9 @@ class Behaviour:
     hang_after_steps: int | None = None
     # Requests the executor reports queued in its iteration stats.
     queued_requests: int = 0
+    # Where the sampled token ranks among the raw logits at each step (1: the likeliest,
+    # as greedy decoding without penalties gives). Rank r has log-probability -r*ln 2.
+    sampled_rank: int = 1
 
 
 BEHAVIOUR = Behaviour()
@@ -165,16 +169,32 @@ class TransformersTokenizer:
 
 
 @dataclass(slots=True)
+class Logprob:
+    """executor/result.py: a token's log-probability and its rank in the vocabulary."""
+
+    logprob: float
+    rank: int | None = None
+
+
+# executor/result.py: one {token id: Logprob} per generated token.
+TokenLogprobs = list[dict[int, Logprob]]
+
+
+@dataclass(slots=True)
 class CompletionOutput:
     """executor/result.py: one sequence; *_diff are what the latest response added."""
 
     index: int
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
+    cumulative_logprob: float | None = None
+    logprobs: TokenLogprobs = field(default_factory=list)
+    prompt_logprobs: TokenLogprobs = field(default_factory=list)
     finish_reason: Literal["stop", "length", "timeout", "cancelled"] | None = None
     stop_reason: int | str | None = None
     _last_text_len: int = field(default=0, init=False, repr=False)
     _last_token_ids_len: int = field(default=0, init=False, repr=False)
+    _last_logprobs_len: int = field(default=0, init=False, repr=False)
 
     @property
     def length(self) -> int:
@@ -187,6 +207,10 @@ class CompletionOutput:
     @property
     def token_ids_diff(self) -> list[int]:
         return self.token_ids[self._last_token_ids_len :]
+
+    @property
+    def logprobs_diff(self) -> TokenLogprobs:
+        return self.logprobs[self._last_logprobs_len :]
 
 
 @dataclass
@@ -201,6 +225,9 @@ class _Response:
     # The runtime ended the request on a stop word it matched at token level
     # (tllm.FinishReason.STOP_WORDS).
     stop_words: bool = False
+    # PyTorch backend with SamplingParams.logprobs: the sampler's log-probabilities of
+    # every token generated so far (a list that only grows from response to response).
+    log_probs: TokenLogprobs | None = None
 
 
 class RequestError(RuntimeError):
@@ -332,6 +359,14 @@ class RequestOutput:
         params = self.sampling_params
         output._last_token_ids_len = len(output.token_ids)
         output.token_ids.extend(response.new_token_ids)
+        if response.log_probs is not None:
+            # Only the entries this response adds; then (unless cancelled) no more
+            # entries than tokens. The stop-word trim below runs after, on token_ids
+            # alone, so a trimmed stop word leaves its entries behind.
+            output._last_logprobs_len = len(output.logprobs)
+            output.logprobs += response.log_probs[output._last_logprobs_len :]
+            if response.finish_reason != "cancelled" and len(output.logprobs) > output.length:
+                output.logprobs = output.logprobs[: output.length]
         if response.finish_reason == "cancelled":
             output.finish_reason = "cancelled"
         self._done = response.is_final
@@ -538,6 +573,8 @@ class LLM:
             executor.running.discard(output.request_id)
             return
         stop_words = [ids for _, ids in params._get_stop_reasons_and_words()]
+        # The PyTorch backend's OutputConfig.return_log_probs is bool(params.logprobs).
+        scored: TokenLogprobs | None = [] if params.logprobs else None
         try:
             for step, token in enumerate(reply):
                 await asyncio.sleep(BEHAVIOUR.step_seconds)
@@ -565,18 +602,35 @@ class LLM:
                     return
                 produced.append(token)
                 pending.append(token)
+                if scored is not None:
+                    scored.append(self._top_logprobs(token, params.logprobs))
+                log_probs = None if scored is None else list(scored)
                 # The runtime matches stop words on token ids before anything is decoded.
                 if any(ids and produced[-len(ids) :] == ids for ids in stop_words):
-                    output._queue.put_nowait(_Response(pending, True, "stop", stop_words=True))
+                    output._queue.put_nowait(
+                        _Response(pending, True, "stop", stop_words=True, log_probs=log_probs)
+                    )
                     return
                 final = len(produced) >= max_tokens
                 if output._streaming or final:
-                    output._queue.put_nowait(_Response(pending, final, "length" if final else None))
+                    reason = "length" if final else None
+                    output._queue.put_nowait(_Response(pending, final, reason, log_probs=log_probs))
                     pending = []
                 if final:
                     return
         finally:
             executor.running.discard(output.request_id)
+
+    def _top_logprobs(self, token: int, k: int) -> dict[int, Logprob]:
+        """TorchSampler.handle_logprobs (1.2): the k likeliest tokens of the raw logits,
+        ranks 1..k, and nothing else: a sampled token outside them is not in the dict."""
+        vocabulary = len(self._tokenizer.tokenizer)
+        others = (t for t in range(vocabulary) if t != token)
+        ranked = {
+            rank: token if rank == BEHAVIOUR.sampled_rank else next(others)
+            for rank in range(1, k + 1)
+        }
+        return {t: Logprob(-rank * math.log(2), rank) for rank, t in ranked.items()}
 
     def _deduce_max_tokens(self, output: RequestOutput) -> int:
         """base_worker.py `_deduce_max_tokens`, with the worker's own max_seq_len."""

@@ -112,6 +112,11 @@ class SamplingParams:
             raise ValueError(
                 f"truncate_prompt_tokens must be >= 1, got {self.truncate_prompt_tokens}"
             )
+        # Upstream's coercion ("users might pass in logprob=True for Top-1 logprobs"):
+        # 0 stays 0, and the PyTorch backend's return_log_probs is bool(logprobs), so
+        # logprobs=0 returns no log-probabilities at all.
+        self.logprobs = self.logprobs and int(self.logprobs)
+        self.prompt_logprobs = self.prompt_logprobs and int(self.prompt_logprobs)
 
     @property
     def _greedy_decoding(self) -> bool:
