@@ -7,7 +7,8 @@ adapter uses (`tensorrt_llm.LLM`, `tensorrt_llm.SamplingParams`,
 behaviours the adapter depends on: import-time loading of libpython, argument
 validation, a RequestOutput updated in place while streaming, abort(), the prompt-length
 ValueError, the worker's own max_seq_len, token-level stop words trimmed from the token
-ids, a hung executor, and shutdown().
+ids (but not from the log-probabilities), the PyTorch sampler's top-k log-probabilities
+(logprobs=0 meaning none), a hung executor, and shutdown().
 """
 
 from ._native import preload_python_lib
