@@ -9,6 +9,7 @@ the fake cannot drift into accepting calls the real package would refuse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import math
@@ -33,6 +34,7 @@ from service.engines.base import (
     InvalidRequestError,
     KvCacheStats,
     PromptTooLongError,
+    TokenLogprob,
 )
 from service.engines.stopping import held_back
 from service.engines.tensorrt_llm import IterationStats, TensorRTLLMEngine, finish_reason
@@ -279,6 +281,20 @@ def engine_for(model_dir: Path, **overrides: Any) -> TensorRTLLMEngine:
     }
     settings.update(overrides)
     return TensorRTLLMEngine(**settings)
+
+
+@contextlib.contextmanager
+def served(model_dir: Path) -> Iterator[tuple[Any, Any]]:
+    """The app on a TensorRT-LLM engine over the fake, loaded: (TestClient, app)."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.servers import fast_settings, wait_until
+
+    app = create_app(fast_settings(), engine_for(model_dir))
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        yield client, app
 
 
 def request(prompt: str = "tell me a story", **overrides: Any) -> GenerationRequest:
@@ -1280,14 +1296,7 @@ def test_response_format_becomes_guided_decoding_when_a_backend_is_set(
 def test_response_format_without_a_guided_backend_is_a_400(
     fake: ModuleType, model_dir: Path
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with served(model_dir) as (client, app):
         body = {
             "model": str(model_dir),
             "messages": [{"role": "user", "content": "hi"}],
@@ -1358,6 +1367,19 @@ def test_iteration_stats_records_parse_as_trtllm_serve_reads_them(
 HALF = -math.log(2)
 
 
+async def scored_run(
+    model_dir: Path, req: GenerationRequest
+) -> tuple[list[GenerationChunk], list[TokenLogprob]]:
+    """A loaded engine's chunks for `req`, and their log-probability entries in order."""
+    engine = engine_for(model_dir)
+    await engine.load()
+    try:
+        chunks = await collect(engine, req)
+    finally:
+        await engine.shutdown()
+    return chunks, [entry for chunk in chunks for entry in chunk.logprobs or ()]
+
+
 async def _run_fake(fake: ModuleType, model_dir: Path, **params: Any) -> Any:
     llm = fake.LLM(str(model_dir))
     ids = llm.tokenizer.encode("hi", add_special_tokens=False)
@@ -1408,38 +1430,29 @@ async def test_logprobs_zero_asks_upstream_for_the_top_one(
     assert "logprobs" in info.optional_parameters
     assert engine.sampling_params(request(logprobs=0)).logprobs == 1
     assert engine.sampling_params(request()).logprobs is None
-    chunks = await collect(engine, request(logprobs=0, max_tokens=4))
-    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    await engine.shutdown()
+    _, entries = await scored_run(model_dir, request(logprobs=0, max_tokens=4))
     assert [e.token for e in entries] == REPLY.split()[:4]
     assert [e.logprob for e in entries] == pytest.approx([HALF] * 4)
     assert all(e.top == () for e in entries)
-    await engine.shutdown()
 
 
 async def test_alternatives_are_decoded_in_rank_order(fake: ModuleType, model_dir: Path) -> None:
-    engine = engine_for(model_dir)
-    await engine.load()
-    chunks = await collect(engine, request(logprobs=3, max_tokens=2))
-    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    _, entries = await scored_run(model_dir, request(logprobs=3, max_tokens=2))
     assert len(entries) == 2
     for entry in entries:
         assert entry.top[0] == (entry.token, pytest.approx(HALF))
         assert [lp for _, lp in entry.top] == pytest.approx([HALF, 2 * HALF, 3 * HALF])
         # The fake ranks the lowest other ids next: <unk> and <s>, decoded one by one.
         assert [t for t, _ in entry.top[1:]] == ["<unk>", "<s>"]
-    await engine.shutdown()
 
 
 async def test_a_sampled_token_outside_the_top_k_is_reported_unknown(
     fake: ModuleType, model_dir: Path
 ) -> None:
     fake.llmapi.BEHAVIOUR.sampled_rank = 2
-    engine = engine_for(model_dir)
-    await engine.load()
-    chunks = await collect(engine, request(logprobs=0, max_tokens=3))
-    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    _, entries = await scored_run(model_dir, request(logprobs=0, max_tokens=3))
     assert [e.logprob for e in entries] == [UNKNOWN_LOGPROB] * 3
-    await engine.shutdown()
 
 
 @pytest.mark.parametrize("stop", ["brown fox", "jumps"])
@@ -1448,25 +1461,14 @@ async def test_one_logprob_entry_per_counted_token_whatever_stop_trims(
 ) -> None:
     # "brown fox" is matched on token ids and trimmed from token_ids but not from
     # logprobs; "jumps" is a one-token stop the text cut finds.
-    engine = engine_for(model_dir)
-    await engine.load()
-    chunks = await collect(engine, request(logprobs=1, stop=(stop,)))
-    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    chunks, entries = await scored_run(model_dir, request(logprobs=1, stop=(stop,)))
     assert all(len(chunk.logprobs or ()) == chunk.token_count for chunk in chunks)
     assert len(entries) == sum(chunk.token_count for chunk in chunks)
     assert [e.token for e in entries][:2] == ["the", "quick"]
-    await engine.shutdown()
 
 
 def test_chat_logprobs_through_the_api_on_tensorrt_llm(fake: ModuleType, model_dir: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with served(model_dir) as (client, app):
         body = {
             "model": str(model_dir),
             "messages": [{"role": "user", "content": "hi"}],
