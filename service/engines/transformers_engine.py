@@ -14,7 +14,9 @@ piled up since it last ran (each wake-up makes the two threads trade the GIL). E
 samples with its own `torch.Generator`, so a seed repeats its text; a row's logits can
 differ in the last bits when other rows share its batch, as in other batching engines.
 Requests beyond `max_batch_size` wait in the thread's queue; a cancelled request
-leaves the batch at the next step.
+leaves the batch at the next step. Log-probabilities, for the rows that ask, are those
+of the raw logits (before temperature and top_p, as TensorRT-LLM's sampler reports
+them) and cost one more device-to-host copy in the steps that have such rows.
 
 Threads are daemons: a model still loading or a batch still decoding must not keep
 the process alive after the server has shut down.
@@ -41,6 +43,7 @@ from service.engines.base import (
     GenerationChunk,
     GenerationRequest,
     PromptTooLongError,
+    TokenLogprob,
 )
 from service.engines.stopping import StopMatcher
 
@@ -61,8 +64,9 @@ FALLBACK_CONTEXT_TOKENS = 2048
 
 T = TypeVar("T")
 
-# What the decode thread sends a request: (text delta, tokens, finish) or an error.
-_Item = tuple[str, int, FinishReason | None] | BaseException
+# What the decode thread sends a request: (text delta, tokens, finish, the token's
+# log-probabilities if asked) or an error.
+_Item = tuple[str, int, FinishReason | None, TokenLogprob | None] | BaseException
 
 
 def run_in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
@@ -136,6 +140,8 @@ class _Sequence:
     generated: int = 0
     aborted: bool = False
     generator: Any = None
+    # Alternatives per token to score (GenerationRequest.logprobs); None: no scoring.
+    logprobs: int | None = None
 
 
 @dataclass
@@ -177,6 +183,8 @@ class _DecodeWorker:
         self._batch = _Batch()
         self._closed = False
         self._outbox: dict[_Mailbox, list[tuple[_Sequence, _Item]]] = {}
+        # Token id -> its text alone, for log-probabilities; bounded by the vocabulary.
+        self._token_texts: dict[int, str] = {}
         self.crashed: str | None = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="transformers-decode")
@@ -269,9 +277,11 @@ class _DecodeWorker:
             output = self._model(
                 input_ids=ids, past_key_values=DynamicCache(), use_cache=True, **extra
             )
-            state["tokens"] = _sample(output.logits[:, -1], [sequence], state)
+            logits = output.logits[:, -1]
+            state["tokens"] = _sample(logits, [sequence], state)
+            (entry,) = self._score(logits, [sequence], state["tokens"])
             (token,) = state["tokens"].tolist()
-            if not self._finished(sequence, token):
+            if not self._finished(sequence, token, entry):
                 self._merge(sequence, output.past_key_values, length, state)
         except Exception as error:
             self._send(sequence, error)
@@ -329,11 +339,15 @@ class _DecodeWorker:
         batch.cache = output.past_key_values
         batch.lengths = [length + 1 for length in batch.lengths]
         state["positions"] = state["positions"] + 1
-        state["tokens"] = _sample(output.logits[:, -1], batch.rows, state)
-        # The step's one device-to-host sync.
+        logits = output.logits[:, -1]
+        state["tokens"] = _sample(logits, batch.rows, state)
+        entries = self._score(logits, batch.rows, state["tokens"])
+        # The step's one device-to-host sync (two with log-probabilities).
         tokens = state["tokens"].tolist()
         done = [
-            row for row, token in zip(batch.rows, tokens, strict=True) if self._finished(row, token)
+            row
+            for row, token, entry in zip(batch.rows, tokens, entries, strict=True)
+            if self._finished(row, token, entry)
         ]
         self._drop(done)
 
@@ -361,15 +375,48 @@ class _DecodeWorker:
         zeros = torch.zeros(keep.shape, dtype=dtype, device=self._device)
         return zeros.masked_fill(~keep, torch.finfo(dtype).min)
 
-    def _finished(self, row: _Sequence, token: int) -> bool:
+    def _finished(self, row: _Sequence, token: int, entry: TokenLogprob | None) -> bool:
         """Deliver a sampled token; True when the row is done."""
         if token in self._eos:
-            self._send(row, ("", 0, "stop"))
+            self._send(row, ("", 0, "stop", None))
             return True
         row.generated += 1
         last = row.generated >= row.budget
-        self._send(row, (row.text.add(token, last), 1, "length" if last else None))
+        self._send(row, (row.text.add(token, last), 1, "length" if last else None, entry))
         return last or row.aborted
+
+    def _score(
+        self, logits: torch.Tensor, rows: Sequence[_Sequence], tokens: torch.Tensor
+    ) -> list[TokenLogprob | None]:
+        """Each row's sampled token and its likeliest alternatives, for the rows that
+        asked (None for the others, and no work at all when none did)."""
+        scored: list[TokenLogprob | None] = [None] * len(rows)
+        wanted = [i for i, row in enumerate(rows) if row.logprobs is not None]
+        if not wanted:
+            return scored
+        import torch
+
+        index = torch.tensor(wanted, device=logits.device)
+        logprobs = torch.log_softmax(logits[index].float(), dim=-1)
+        picked = tokens[index]
+        sampled = logprobs.gather(1, picked.unsqueeze(1)).squeeze(1).tolist()
+        most = min(max(rows[i].logprobs or 0 for i in wanted), logprobs.shape[-1])
+        values, ids = torch.topk(logprobs, most, dim=-1)
+        values_rows, ids_rows = values.tolist(), ids.tolist()
+        for j, (i, token) in enumerate(zip(wanted, picked.tolist(), strict=True)):
+            keep = rows[i].logprobs or 0
+            top = tuple(
+                (self._token_text(other), value)
+                for other, value in zip(ids_rows[j][:keep], values_rows[j][:keep], strict=True)
+            )
+            scored[i] = TokenLogprob(self._token_text(token), sampled[j], top)
+        return scored
+
+    def _token_text(self, token: int) -> str:
+        text = self._token_texts.get(token)
+        if text is None:
+            text = self._token_texts[token] = self._tokenizer.decode([token])
+        return text
 
     def _drop(self, gone: list[_Sequence]) -> None:
         """Remove finished rows and the padding columns no remaining row needs."""
@@ -413,7 +460,7 @@ class _DecodeWorker:
             self._waiting.clear()
             self._batch = _Batch()
         for row in left:
-            self._send(row, ("", 0, "abort"))
+            self._send(row, ("", 0, "abort", None))
         self._flush()
 
 
@@ -479,6 +526,7 @@ class TransformersEngine(Engine):
             model_name=self._model_path,
             max_context_tokens=context,
             supports_seed=True,
+            optional_parameters=frozenset({"logprobs"}),
             extra={"engine": "transformers", "device": self._device},
         )
 
@@ -560,6 +608,7 @@ class TransformersEngine(Engine):
             mailbox=self._mailbox(),
             deliver=items.put_nowait,
             text=_TextDelta(self._tokenizer),
+            logprobs=request.logprobs,
         )
         stop = StopMatcher(request.stop)
         worker.submit(sequence)
@@ -569,15 +618,17 @@ class TransformersEngine(Engine):
                 if isinstance(item, BaseException):
                     logger.error("decode failed", exc_info=item)
                     raise EngineError("generation failed inside the model")
-                text, tokens, finish = item
+                text, tokens, finish, entry = item
+                logprobs = None if entry is None else (entry,)
                 text, stopped = stop.feed(text)
                 if stopped:
-                    yield GenerationChunk(text, tokens, prompt_tokens, "stop")
+                    yield GenerationChunk(text, tokens, prompt_tokens, "stop", logprobs)
                     return
                 if finish is not None:
-                    yield GenerationChunk(text + stop.flush(), tokens, prompt_tokens, finish)
+                    text += stop.flush()
+                    yield GenerationChunk(text, tokens, prompt_tokens, finish, logprobs)
                     return
-                yield GenerationChunk(text, tokens, prompt_tokens)
+                yield GenerationChunk(text, tokens, prompt_tokens, logprobs=logprobs)
         finally:
             # The decode thread drops the row at its next step if it is still running.
             sequence.aborted = True

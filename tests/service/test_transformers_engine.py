@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from service.engines.base import EngineError, GenerationRequest
+from service.engines.base import EngineError, GenerationChunk, GenerationRequest
 from service.engines.transformers_engine import TransformersEngine
 from service.openai_api.protocol import MAX_N, SEED_LIMIT
 from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
@@ -254,3 +255,59 @@ async def test_shutdown_ends_running_streams_with_abort(
     rest = [chunk async for chunk in stream]
     assert rest[-1].finish_reason == "abort"
     assert sum(c.token_count for c in [first, *rest]) < 40
+
+
+async def test_logprobs_are_those_of_the_models_own_forward_pass(
+    engine: TransformersEngine, sharp_model_dir: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Sampled, in a batch with a row that asks for none: each row gets only its own.
+    scored = _request(PROMPTS[1], 6, temperature=1.0, top_p=1.0, seed=3)
+    scored = dataclasses.replace(scored, logprobs=2)
+    chunks, _ = await asyncio.gather(
+        _chunks(engine, scored), _chunks(engine, _request(PROMPTS[0], 6))
+    )
+    entries = [entry for chunk in chunks for entry in chunk.logprobs or ()]
+    assert len(entries) == sum(chunk.token_count for chunk in chunks) > 0
+
+    tokenizer = AutoTokenizer.from_pretrained(sharp_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(sharp_model_dir, dtype=torch.float32)
+    prompt = tokenizer(PROMPTS[1])["input_ids"]
+    generated = tokenizer.convert_tokens_to_ids([entry.token for entry in entries])
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt + generated])).logits[0]
+    expected = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), dim=-1)
+    for position, entry in enumerate(entries):
+        row = expected[position]
+        assert entry.logprob == pytest.approx(row[generated[position]].item(), abs=1e-3)
+        values, ids = torch.topk(row, 2)
+        assert [t for t, _ in entry.top] == tokenizer.convert_ids_to_tokens(ids.tolist())
+        assert [v for _, v in entry.top] == pytest.approx(values.tolist(), abs=1e-3)
+
+
+async def _chunks(engine: TransformersEngine, request: GenerationRequest) -> list[GenerationChunk]:
+    return [chunk async for chunk in engine.stream(request)]
+
+
+def test_openai_client_gets_logprobs_from_the_model(server: ThreadServer) -> None:
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="x", max_retries=0)
+    chat = client.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "hello"}],
+        max_tokens=4,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=3,
+    )
+    logprobs = chat.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is not None
+    assert chat.usage is not None and len(logprobs.content) == chat.usage.completion_tokens > 0
+    for item in logprobs.content:
+        # Greedy: the sampled token is the likeliest of the raw logits.
+        assert [top.logprob for top in item.top_logprobs] == sorted(
+            (top.logprob for top in item.top_logprobs), reverse=True
+        )
+        assert item.top_logprobs[0].token == item.token
+        assert item.logprob == pytest.approx(item.top_logprobs[0].logprob)
