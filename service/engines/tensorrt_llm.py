@@ -443,11 +443,6 @@ async def _follow(
     stops = tuple(s for s in request.stop if s)
     alternatives = request.logprobs
 
-    def scored(completion: Any, start: int, end: int) -> tuple[TokenLogprob, ...] | None:
-        if alternatives is None:
-            return None
-        return token_logprobs(completion, start, end, alternatives, token_text)
-
     sent_text = 0
     sent_tokens = 0
     with progress.tracking():
@@ -465,7 +460,11 @@ async def _follow(
                         text=text[sent_text:safe_end],
                         token_count=max(0, tokens - sent_tokens),
                         prompt_tokens=prompt_tokens,
-                        logprobs=scored(completion, sent_tokens, tokens),
+                        logprobs=None
+                        if alternatives is None
+                        else token_logprobs(
+                            completion, sent_tokens, tokens, alternatives, token_text
+                        ),
                     )
                     sent_text = safe_end
                     sent_tokens = max(sent_tokens, tokens)
@@ -480,7 +479,9 @@ async def _follow(
                 token_count=max(0, tokens - sent_tokens),
                 prompt_tokens=prompt_tokens,
                 finish_reason=finish_reason(completion.finish_reason),
-                logprobs=scored(completion, sent_tokens, tokens),
+                logprobs=None
+                if alternatives is None
+                else token_logprobs(completion, sent_tokens, tokens, alternatives, token_text),
             )
         except (asyncio.CancelledError, GeneratorExit):
             raise
