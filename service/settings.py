@@ -114,6 +114,17 @@ class Settings(BaseSettings):
         description="Likeliest tokens a request may ask for at each output token "
         "(logprobs, top_logprobs); each is decoded and sent with every token.",
     )
+    max_stop_strings: int = Field(
+        4, ge=1, description="Strings in one request's stop list (OpenAI allows 4)."
+    )
+    max_logit_bias_entries: int = Field(
+        300, ge=0, description="Token ids in one request's logit_bias (0 refuses any)."
+    )
+    max_echoed_chars: int = Field(
+        256,
+        ge=1,
+        description="Characters in a model, user or message name (errors and logs echo them).",
+    )
     api_keys: str = Field(
         "", repr=False, description="Comma-separated bearer keys; empty turns auth off."
     )

@@ -52,6 +52,7 @@ OPTIONAL_PARAMETERS = (
     "stop_token_ids",
     "response_format",
     "logprobs",
+    "logit_bias",
 )
 
 
@@ -88,6 +89,8 @@ class GenerationRequest:
     # Log-probabilities of each generated token and of its `logprobs` likeliest
     # alternatives (0: the sampled token's alone); None asks for none.
     logprobs: int | None = None
+    # Token id -> a bias added to its logit before sampling.
+    logit_bias: Mapping[int, float] | None = None
 
 
 # What OpenAI reports for a log-probability it cannot give (a token outside the top

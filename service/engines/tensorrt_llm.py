@@ -199,8 +199,11 @@ class TensorRTLLMEngine(Engine):
 
     def _optional_parameters(self) -> frozenset[str]:
         # SamplingParams has a field for each; response_format needs the guided decoding
-        # backend, which LLM() only builds when engine options name one.
-        honoured = set(OPTIONAL_PARAMETERS)
+        # backend, which LLM() only builds when engine options name one. logit_bias would
+        # go in as SamplingParams.embedding_bias, a tensor as wide as the model's logits
+        # that the sampler adds in place: a width this adapter cannot check without a
+        # GPU is refused rather than guessed (docs/tensorrt-llm-api.md).
+        honoured = set(OPTIONAL_PARAMETERS) - {"logit_bias"}
         if not self._engine_options.get("guided_decoding_backend"):
             honoured.discard("response_format")
         return frozenset(honoured)

@@ -30,7 +30,7 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +42,7 @@ from service.engines.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    InvalidRequestError,
     PromptTooLongError,
     TokenLogprob,
 )
@@ -137,11 +138,14 @@ class _Sequence:
     mailbox: _Mailbox
     deliver: Callable[[_Item], None]
     text: _TextDelta
+    logit_bias: Mapping[int, float] | None = None
     generated: int = 0
     aborted: bool = False
     generator: Any = None
     # Alternatives per token to score (GenerationRequest.logprobs); None: no scoring.
     logprobs: int | None = None
+    # logit_bias as (token ids, biases) on the device, made once when admitted.
+    bias: tuple[Any, Any] | None = None
 
 
 @dataclass
@@ -267,6 +271,12 @@ class _DecodeWorker:
                 sequence.generator.manual_seed(sequence.seed)
             else:
                 sequence.generator.seed()
+            if sequence.logit_bias:
+                ids, biases = zip(*sequence.logit_bias.items(), strict=True)
+                sequence.bias = (
+                    torch.tensor(ids, device=device),
+                    torch.tensor(biases, device=device),
+                )
             state = {
                 "positions": torch.tensor([[length]], device=device),
                 "temperature": torch.tensor([[float(sequence.temperature)]], device=device),
@@ -526,7 +536,7 @@ class TransformersEngine(Engine):
             model_name=self._model_path,
             max_context_tokens=context,
             supports_seed=True,
-            optional_parameters=frozenset({"logprobs"}),
+            optional_parameters=frozenset({"logprobs", "logit_bias"}),
             extra={"engine": "transformers", "device": self._device},
         )
 
@@ -598,6 +608,13 @@ class TransformersEngine(Engine):
         prompt_tokens = len(prompt_ids)
         if prompt_tokens >= self._max_context_tokens:
             raise PromptTooLongError(prompt_tokens, self._max_context_tokens - 1)
+        vocabulary = self._model.get_output_embeddings().weight.shape[0]
+        outside = [token for token in request.logit_bias or () if token >= vocabulary]
+        if outside:
+            raise InvalidRequestError(
+                f"logit_bias: token id {outside[0]} is not in this model's vocabulary "
+                f"(0 to {vocabulary - 1})"
+            )
         items: asyncio.Queue[_Item] = asyncio.Queue()
         sequence = _Sequence(
             prompt_ids=prompt_ids,
@@ -605,6 +622,7 @@ class TransformersEngine(Engine):
             temperature=request.temperature,
             top_p=request.top_p,
             seed=request.seed,
+            logit_bias=request.logit_bias,
             mailbox=self._mailbox(),
             deliver=items.put_nowait,
             text=_TextDelta(self._tokenizer),
@@ -662,6 +680,12 @@ def _sample(logits: torch.Tensor, rows: Sequence[_Sequence], state: dict[str, An
     """One token per row of `logits` ([rows, vocab]), each row by its own settings."""
     import torch
 
+    if any(row.bias is not None for row in rows):
+        logits = logits.float().clone()
+        for i, row in enumerate(rows):
+            if row.bias is not None:
+                ids, biases = row.bias
+                logits[i, ids] += biases
     if all(row.temperature <= 0 for row in rows):
         return torch.argmax(logits, dim=-1)
     logits = logits.float()

@@ -33,12 +33,9 @@ from service.engines.base import FinishReason, ResponseFormat
 logger = logging.getLogger(__name__)
 
 # Limits of the wire format itself; the per-request limits an operator may change
-# (prompts, messages, sequences) are settings, checked in service.limits.
+# (prompts, messages, sequences, stop strings, logit_bias, echoed names) are
+# settings, checked in service.limits.
 MAX_N = 8
-# OpenAI allows 4.
-MAX_STOP_STRINGS = 4
-# Names are echoed back in errors and logs: no megabyte-long model names.
-MAX_NAME_CHARS = 256
 # Engines take an unsigned 64-bit seed (torch.Generator, TensorRT-LLM's random_seed)
 # and n samples use seed .. seed + n - 1: below 2**63 every one of them fits.
 SEED_LIMIT = 2**63
@@ -61,7 +58,9 @@ def _valid_unicode(value: str) -> str:
 # Every string the server reads, echoes or hands to an engine.
 Text = Annotated[str, AfterValidator(_valid_unicode)]
 
-Stop = Text | Annotated[list[Text], Field(max_length=MAX_STOP_STRINGS)] | None
+Stop = Text | list[Text] | None
+# OpenAI's range: -100 bans a token, 100 all but forces it.
+LogitBias = dict[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=-100, le=100)]]
 
 
 def _unset(value: object) -> bool:
@@ -117,12 +116,12 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] = Field(
+    model: Text = Field(
         description="The served model's name (GET /v1/models); required, as OpenAI's is."
     )
     frequency_penalty: Penalty = None
-    logit_bias: Annotated[dict[str, float] | None, _refused("logit_bias")] = Field(
-        None, description="Not supported."
+    logit_bias: LogitBias | None = Field(
+        None, description="Token id -> bias added to its logit (-100 to 100)."
     )
     max_tokens: MaxTokens = None
     n: int = Field(1, ge=1, le=MAX_N, description="Completions per prompt.")
@@ -130,12 +129,14 @@ class SamplingFields(BaseModel):
     seed: int | None = Field(
         None, ge=0, lt=SEED_LIMIT, description="Same seed and request, same output."
     )
-    stop: Stop = Field(None, description="Up to 4 strings that end generation.")
+    stop: Stop = Field(
+        None, description="Strings that end generation (MAX_STOP_STRINGS, default 4)."
+    )
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     temperature: Temperature = None
     top_p: TopP = None
-    user: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
+    user: Text | None = None
     # --- extensions (vLLM's names); refused with a 400 by engines that cannot honour them
     top_k: int | None = Field(None, ge=-1, description="Sample from the k likeliest (-1, 0: all).")
     min_p: float | None = Field(None, ge=0, le=1, description="Drop tokens below min_p x the top.")
@@ -156,6 +157,7 @@ class SamplingFields(BaseModel):
             "presence_penalty": (None, 0),
             "frequency_penalty": (None, 0),
             "stop_token_ids": (None,),
+            "logit_bias": (None, {}),
         }
         values = {name: getattr(self, name) for name in neutral}
         values["stop_token_ids"] = tuple(self.stop_token_ids) if self.stop_token_ids else None
@@ -234,7 +236,7 @@ class ChatMessageIn(BaseModel):
     content: Text | list[TextContentPart] | None = Field(
         description="Text, or a list of text parts (images are not supported)."
     )
-    name: Annotated[Text, Field(max_length=MAX_NAME_CHARS)] | None = None
+    name: Text | None = None
     refusal: Ignored = None
     audio: Ignored = None
     annotations: Ignored = None

@@ -131,6 +131,7 @@ class OpenAIServing:
         self, body: CompletionRequest, request_id: str
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
+        limits.check_sampling(self._runtime.settings, body)
         limits.check_prompts(self._runtime.settings, len(body.prompts), body.n)
         limits.check_top_logprobs(self._runtime.settings, "logprobs", body.logprobs)
         generation, reply = self._start(
@@ -142,7 +143,8 @@ class OpenAIServing:
         self, body: ChatCompletionRequest, request_id: str
     ) -> BaseModel | EventStream:
         self._runtime.require_ready()
-        limits.check_messages(self._runtime.settings, len(body.messages))
+        limits.check_sampling(self._runtime.settings, body)
+        limits.check_messages(self._runtime.settings, body.messages)
         limits.check_sequences(self._runtime.settings, 1, body.n)
         limits.check_top_logprobs(self._runtime.settings, "top_logprobs", body.top_logprobs)
         messages = [ChatMessage(role=m.role, content=m.text) for m in body.messages]

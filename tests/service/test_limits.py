@@ -12,14 +12,18 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.metric_names import REQUESTS_WAITING
-from service.openai_api.protocol import MAX_NAME_CHARS
 from tests.servers import fast_settings, thread_server, wait_until
 
 
 @pytest.fixture
 def strict() -> Iterator[TestClient]:
     settings = fast_settings(
-        max_prompts_per_request=3, max_messages_per_request=4, max_sequences_per_request=6
+        max_prompts_per_request=3,
+        max_messages_per_request=4,
+        max_sequences_per_request=6,
+        max_stop_strings=2,
+        max_logit_bias_entries=2,
+        max_echoed_chars=9,  # "simulated" fits
     )
     app = create_app(settings)
     with TestClient(app) as client:
@@ -54,6 +58,44 @@ def strict() -> Iterator[TestClient]:
             "n",
             "MAX_SEQUENCES_PER_REQUEST=6",
         ),
+        (
+            "/v1/completions",
+            {"model": "simulated", "prompt": "a", "stop": ["x", "y", "z"]},
+            "stop",
+            "MAX_STOP_STRINGS=2",
+        ),
+        (
+            # Over the size limit before the engine is asked whether it honours one.
+            "/v1/completions",
+            {"model": "simulated", "prompt": "a", "logit_bias": {"1": 1, "2": 1, "3": 1}},
+            "logit_bias",
+            "MAX_LOGIT_BIAS_ENTRIES=2",
+        ),
+        (
+            "/v1/completions",
+            {"model": "simulated-model", "prompt": "a"},
+            "model",
+            "MAX_ECHOED_CHARS=9",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": "hi"}],
+                "user": "u" * 10,
+            },
+            "user",
+            "MAX_ECHOED_CHARS=9",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "simulated",
+                "messages": [{"role": "user", "content": "hi", "name": "n" * 10}],
+            },
+            "messages",
+            "MAX_ECHOED_CHARS=9",
+        ),
     ],
 )
 def test_over_a_limit_is_a_400_naming_the_field_and_the_setting(
@@ -69,10 +111,29 @@ def test_over_a_limit_is_a_400_naming_the_field_and_the_setting(
 
 def test_at_the_limits_requests_are_served(strict: TestClient) -> None:
     response = strict.post(
-        "/v1/completions", json={"model": "simulated", "prompt": ["a"] * 3, "n": 2, "max_tokens": 1}
+        "/v1/completions",
+        json={
+            "model": "simulated",
+            "prompt": ["a"] * 3,
+            "n": 2,
+            "max_tokens": 1,
+            "stop": ["x", "y"],
+            "user": "u" * 9,
+        },
     )
     assert response.status_code == 200, response.text
     assert len(response.json()["choices"]) == 6
+
+
+def test_a_logit_bias_within_the_limit_is_refused_by_an_engine_that_cannot_honour_it(
+    strict: TestClient,
+) -> None:
+    body = {"model": "simulated", "prompt": "a", "logit_bias": {"1": 5}, "max_tokens": 1}
+    response = strict.post("/v1/completions", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "logit_bias"
+    assert "not supported by this engine" in error["message"]
 
 
 def test_a_huge_model_name_is_refused_not_echoed(client: TestClient) -> None:
@@ -80,7 +141,7 @@ def test_a_huge_model_name_is_refused_not_echoed(client: TestClient) -> None:
     assert response.status_code == 400
     assert len(response.content) < 1000
     assert response.json()["error"]["param"] == "model"
-    assert str(MAX_NAME_CHARS) in response.json()["error"]["message"]
+    assert "MAX_ECHOED_CHARS=256" in response.json()["error"]["message"]
 
 
 def test_fan_out_queues_by_its_sequences_and_shows_as_waiting() -> None:

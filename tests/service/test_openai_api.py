@@ -359,7 +359,7 @@ def test_bad_input_is_a_400_naming_the_field(
         (
             "/v1/completions",
             {"model": "simulated", "prompt": "x", "stop": ["a"] * 5},
-            "stop: List should have at most 4",
+            "stop: 5 stop strings is more than this server allows (MAX_STOP_STRINGS=4)",
         ),
         (
             "/v1/completions",

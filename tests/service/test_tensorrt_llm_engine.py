@@ -1229,6 +1229,7 @@ async def test_sampling_extensions_reach_sampling_params(fake: ModuleType, model
     info = await engine.load()
     assert "top_k" in info.optional_parameters
     assert "response_format" not in info.optional_parameters  # no guided decoding backend
+    assert "logit_bias" not in info.optional_parameters  # its tensor width is unchecked
     params = engine.sampling_params(
         request(
             top_k=5,

@@ -17,7 +17,7 @@ from service.engines.transformers_engine import TransformersEngine
 from service.openai_api.protocol import MAX_N, SEED_LIMIT
 from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
 from tests.service.sse import sse_json
-from tests.service.tiny_model import CONTEXT_TOKENS, build_tiny_llama
+from tests.service.tiny_model import CONTEXT_TOKENS, SPECIAL, WORDS, build_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,21 @@ def test_the_largest_seed_fits_every_sample(server: ThreadServer) -> None:
     response = httpx.post(f"{server.base_url}/v1/completions", json=body, timeout=30)
     assert response.status_code == 200, response.text
     assert len(response.json()["choices"]) == MAX_N
+
+
+def test_logit_bias_forces_bans_and_bounds_tokens(server: ThreadServer) -> None:
+    def completion(**fields: object) -> httpx.Response:
+        body = {"model": "tiny", "prompt": "tell me", "max_tokens": 4, "temperature": 0}
+        return httpx.post(f"{server.base_url}/v1/completions", json=body | fields, timeout=30)
+
+    story = completion(logit_bias={str(len(SPECIAL)): 100}).json()["choices"][0]["text"]
+    assert story.split() == [WORDS[0]] * 4
+    greedy = completion().json()["choices"][0]["text"].split()
+    banned = completion(logit_bias={str(len(SPECIAL) + WORDS.index(greedy[0])): -100})
+    assert banned.json()["choices"][0]["text"].split()[0] != greedy[0]
+    outside = completion(logit_bias={"100000": 1})
+    assert outside.status_code == 400
+    assert "logit_bias: token id 100000" in outside.json()["error"]["message"]
 
 
 def test_chat_uses_the_tokenizer_template_through_the_openai_client(server: ThreadServer) -> None:
