@@ -164,17 +164,6 @@ def body_attacks() -> list[tuple[str, str, bytes]]:
             % b",".join(b'"%d": 1' % i for i in range(1_000_000)),
         ),
         (
-            "logit_bias with 60k keys (under the value budget)",
-            "/v1/completions",
-            b'{"model": "simulated", "prompt": "x", "logit_bias": {%s}}'
-            % b",".join(b'"%d": 1' % i for i in range(60_000)),
-        ),
-        (
-            "stop list of 60k strings",
-            "/v1/completions",
-            b'{"model": "simulated", "prompt": "x", "stop": [%s]}' % items(b'"stop"', 60_000),
-        ),
-        (
             "5M-item prompt list",
             "/v1/completions",
             b'{"prompt": [%s]}' % items(b'""', 5_000_000),
@@ -194,6 +183,12 @@ def body_attacks() -> list[tuple[str, str, bytes]]:
          b'{"messages": [{"role": "user", "content": "\xff"}]}'),
         ("fan-out: 16 prompts x n=8", "/v1/completions",
          b'{"prompt": [%s], "n": 8, "max_tokens": 8}' % items(b'"x"', 16)),
+        # Under the value budget, so the per-request limits (settings) refuse these.
+        ("logit_bias with 60k keys", "/v1/completions",
+         b'{"model": "simulated", "prompt": "x", "logit_bias": {%s}}'
+         % b",".join(b'"%d": 1' % i for i in range(60_000))),
+        ("stop list of 60k strings", "/v1/completions",
+         b'{"model": "simulated", "prompt": "x", "stop": [%s]}' % items(b'"stop"', 60_000)),
     ]  # fmt: skip
 
 
