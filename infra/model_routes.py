@@ -96,16 +96,6 @@ def model_route_spec(config: StackConfig, releases: list[Release]) -> dict[str, 
     return spec
 
 
-def listed_models(releases: list[Release]) -> list[str]:
-    """Every model name the stack serves, in config order (what /v1/models lists)."""
-    return list(dict.fromkeys(r.served_model_name or "" for r in releases))
-
-
-def answers_model_list(release: Release, releases: list[Release]) -> bool:
-    """The release is one of the pools the /v1/models rule sends to."""
-    return release.model == releases[0].model
-
-
 @dataclass(frozen=True)
 class ModelRoutesArgs:
     name: str

@@ -168,6 +168,11 @@ def release_values(release: Release, image_ref: pulumi.Input[str]) -> dict[str, 
     if release.model is not None:
         values["modelVersion"] = release.version
         values["routing"]["inferencePool"]["httpRoute"] = {"enabled": False}
+        if release.listed_models:
+            values.setdefault("model", {})["listedModels"] = list(release.listed_models)
+        if not release.primary:
+            # One dashboard per stack: its panels already split by model and version.
+            values["monitoring"]["dashboard"]["enabled"] = False
     return values
 
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(
         None, description="Model name in the API (default: MODEL_PATH or the engine's own)."
     )
+    listed_model_names: str = Field(
+        "",
+        description="Comma-separated names of the other models behind the same gateway, "
+        "which /v1/models lists after this server's own (requests for them never reach it).",
+    )
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split across.")
     max_batch_size: int | None = Field(
         None, ge=1, description="Sequences the engine runs at once (engine default if unset)."
@@ -189,7 +194,7 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _no_placeholder_keys(cls, value: str) -> str:
-        for key in _split_keys(value):
+        for key in _split_commas(value):
             if key.lower() in PLACEHOLDER_API_KEYS:
                 raise ValueError(f"{key!r} is a placeholder, not an API key")
         return value
@@ -202,7 +207,11 @@ class Settings(BaseSettings):
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
-        return _split_keys(self.api_keys)
+        return _split_commas(self.api_keys)
+
+    @property
+    def listed_models(self) -> tuple[str, ...]:
+        return _split_commas(self.listed_model_names)
 
     @property
     def model_name(self) -> str | None:
@@ -210,7 +219,7 @@ class Settings(BaseSettings):
         return self.served_model_name or self.model_path
 
 
-def _split_keys(value: str) -> tuple[str, ...]:
+def _split_commas(value: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in value.split(",") if key.strip())
 
 

@@ -13,7 +13,7 @@ A stack without `models` is one release named `releaseName`, exactly as before.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,6 +61,10 @@ class Release:
     version: str | None
     weight: int | None
     config: StackConfig  # the stack's keys with this release's overrides applied
+    # The other models' names, for a release that answers the gateway's /v1/models.
+    listed_models: tuple[str, ...] = ()
+    # The stack's first release ships what one stack needs once (the dashboard).
+    primary: bool = True
 
     @property
     def served_model_name(self) -> str | None:
@@ -142,7 +146,26 @@ def expand(config: StackConfig) -> tuple[list[Release], list[ConfigIssue]]:
                     config=release_config,
                 )
             )
-    return releases, issues
+    if issues or not releases:
+        return releases, issues
+    return _with_stack_roles(releases), issues
+
+
+def _with_stack_roles(found: list[Release]) -> list[Release]:
+    """The first model's releases answer /v1/models (the route sends it there) and list
+    every other model; only the first release ships the dashboard."""
+    names = list(dict.fromkeys(r.served_model_name or "" for r in found))
+    first = found[0].model
+    return [
+        replace(
+            release,
+            listed_models=tuple(n for n in names if n != release.served_model_name)
+            if release.model == first
+            else (),
+            primary=index == 0,
+        )
+        for index, release in enumerate(found)
+    ]
 
 
 def _shared_key_issues(overrides: Mapping[str, Any], where: str) -> list[ConfigIssue]:

@@ -76,10 +76,15 @@ class OpenAIServing:
 
     def models(self) -> ModelList:
         self._runtime.require_ready()
-        card = ModelCard(
-            id=self._runtime.model_name, created=self._runtime.created_at, owned_by=OWNED_BY
+        # Behind a gateway that routes by model, one server answers /v1/models for all:
+        # its own model first, then the others the stack serves (LISTED_MODEL_NAMES).
+        names = dict.fromkeys([self._runtime.model_name, *self._runtime.settings.listed_models])
+        return ModelList(
+            data=[
+                ModelCard(id=name, created=self._runtime.created_at, owned_by=OWNED_BY)
+                for name in names
+            ]
         )
-        return ModelList(data=[card])
 
     def _engine_requests(
         self,

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from infra.chart import CHART_DIR
+from infra.values import SERVICE_MONITOR_API
 from service.engine_options import read_engine_options
 from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
 from service.request_scope import MAX_REQUEST_BODY_BYTES
 from service.settings import ENV_VARS, Settings
-from tests.chart.rendering import Rendered, env_of, server_container
+from tests.chart.rendering import Rendered, env_of, render, server_container
 
 # Read by huggingface_hub / the OS, not by Settings.
 NON_SETTINGS_ENV = frozenset({"HF_TOKEN", "HF_HOME", "HF_HUB_OFFLINE", "HOME"})
@@ -161,3 +162,19 @@ def test_ingress_defaults_match_the_servers_limits(rendered: dict[str, Rendered]
     assert annotations[prefix + "proxy-send-timeout"] == str(int(body_timeout))
     assert annotations[prefix + "proxy-request-buffering"] == "on"
     assert annotations[prefix + "proxy-buffering"] == "off"
+
+
+def test_dashboard_compares_versions_by_the_labels_the_service_monitor_adds() -> None:
+    """Each series gets model_name and version at scrape time; one row splits by both."""
+    values = {
+        "monitoring": {"serviceMonitor": {"enabled": True}},
+        "model": {"servedModelName": "m"},
+        "modelVersion": "v2",
+    }
+    monitor = render(values, api_versions=[SERVICE_MONITOR_API]).one("ServiceMonitor")
+    added = [r["targetLabel"] for r in monitor["spec"]["endpoints"][0]["relabelings"]]
+    panels = DASHBOARD["panels"]
+    (row,) = [i for i, p in enumerate(panels) if p["type"] == "row" and "version" in p["title"]]
+    compared = [t["expr"] for p in panels[row + 1 :] for t in p["targets"]]
+    assert len(compared) >= 4
+    assert all(f"by ({', '.join(added)}" in expr for expr in compared), compared

@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.config.models import releases
 from infra.model_routes import MODEL_HEADER, MODELS_PATH
 from infra.stack import load_stack
-from infra.values import chart_values, offline_image_ref, release_values
+from infra.values import chart_values, offline_image_ref, release_values, render_stack
 from tests.infra.harness import (
     PROJECT,
     assert_refused,
@@ -242,3 +243,25 @@ def test_quota_holds_the_sum_of_the_multi_stack() -> None:
         "tensorParallelSize 2;",
     )
     assert len(error.issues) == 1
+
+
+def test_the_model_list_answerer_lists_every_model_and_one_dashboard_ships() -> None:
+    """GET /v1/models goes to the first model's pods: their servers list every model."""
+    by_name = {}
+    for release in releases(load_stack("multi")):
+        values = release_values(release, offline_image_ref(release.config))
+        docs = render_stack(release.config, values)
+        (deployment,) = [
+            yaml.safe_load(text) for path, text in docs.items() if path.endswith("/deployment.yaml")
+        ]
+        env = {
+            e["name"]: e.get("value")
+            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        dashboards = [p for p in docs if p.endswith("dashboard-configmap.yaml")]
+        by_name[release.config.release_name] = (env.get("LISTED_MODEL_NAMES"), len(dashboards))
+    assert by_name == {
+        "qwen-32b": ("llama-3.1-8b-instruct", 1),
+        "llama-8b-v1": (None, 0),
+        "llama-8b-v2": (None, 0),
+    }

@@ -458,3 +458,12 @@ def test_chat_template_is_rendered_off_the_event_loop() -> None:
         loop_thread = chat_client.portal.call(threading.current_thread)  # type: ignore[union-attr]
     assert rendered_on
     assert rendered_on[0] is not loop_thread
+
+
+def test_models_lists_the_other_models_behind_the_gateway() -> None:
+    """One server answers the gateway's /v1/models: its own model, then the stack's others."""
+    app = create_app(fast_settings(listed_model_names="llama-3.1-8b, simulated ,qwen"))
+    with TestClient(app) as test_client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        body = test_client.get("/v1/models").json()
+    assert [m["id"] for m in body["data"]] == ["simulated", "llama-3.1-8b", "qwen"]

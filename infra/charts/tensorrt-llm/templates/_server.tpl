@@ -37,6 +37,7 @@ shutdown, and whether a disruption budget helps.
   "ENGINE" $v.engine
   "MODEL_PATH" (ternary "" $v.model.path (eq $v.engine "simulated"))
   "SERVED_MODEL_NAME" $v.model.servedModelName
+  "LISTED_MODEL_NAMES" (join "," $v.model.listedModels)
   "MODEL_REVISION" (ternary "" $v.model.revision (eq $v.engine "simulated"))
   "TRUST_REMOTE_CODE" (toString $v.model.trustRemoteCode)
   "LOG_LEVEL" $v.server.logLevel
