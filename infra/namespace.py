@@ -107,18 +107,15 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 
 
 def release_pods(labels: Callable[[str], dict[str, str]], names: list[str]) -> Pods:
-    """The pods `labels(release)` selects, in any of the stack's releases `names`."""
+    """The pods `labels(release)` selects, in any of the stack's releases `names`.
+
+    With several releases the instance label goes: the namespace is the stack's own,
+    and a selector that lists no release names stays the same when a model version
+    comes or goes, so such a change previews as the releases and the route alone.
+    """
     if len(names) == 1:
         return Pods(match_labels=labels(names[0]))
-    shared = {k: v for k, v in labels(names[0]).items() if k != INSTANCE_LABEL}
-    return Pods(
-        match_labels=shared,
-        match_expressions=[
-            k8s.meta.v1.LabelSelectorRequirementArgs(
-                key=INSTANCE_LABEL, operator="In", values=sorted(names)
-            )
-        ],
-    )
+    return Pods(match_labels={k: v for k, v in labels(names[0]).items() if k != INSTANCE_LABEL})
 
 
 def network_policy_specs(config: StackConfig) -> dict[str, Spec]:

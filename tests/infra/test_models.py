@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -124,24 +123,64 @@ def test_one_route_splits_by_model_and_weight() -> None:
     assert release_urns <= set(route.dependencies)
 
 
+def model_change(
+    after: list[dict[str, Any]], **changes: Any
+) -> tuple[set[str], set[str], dict[str, Any]]:
+    """(created, deleted, {updated: new inputs}) by resource name, from the multi stack
+    to the same stack with these models: what `pulumi preview --diff` compares."""
+    runs = [
+        run_program(*multi_with_models(m, **changes), stack="multi")
+        for m in (multi_models(), after)
+    ]
+    assert all(run.error is None for run in runs), [run.error for run in runs]
+    old, new = ({r.name: r.plain_all() for r in run.registrations} for run in runs)
+    updated = {name: new[name] for name in old.keys() & new.keys() if old[name] != new[name]}
+    return new.keys() - old.keys(), old.keys() - new.keys(), updated
+
+
+def llama_versions(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return next(m for m in models if m["name"] == "llama-8b")["versions"]
+
+
 def test_a_weight_change_changes_only_the_route() -> None:
-    """What `pulumi preview --diff` compares: every input but the route's weights is equal."""
     models = multi_models()
-    before = run_program(*multi_with_models(models), stack="multi")
-    changed = copy.deepcopy(models)
-    changed[1]["versions"][0]["weight"], changed[1]["versions"][1]["weight"] = 80, 20
-    after = run_program(*multi_with_models(changed), stack="multi")
-    assert before.error is None and after.error is None
-    old = {r.urn: r.plain_all() for r in before.registrations}
-    new = {r.urn: r.plain_all() for r in after.registrations}
-    assert old.keys() == new.keys()
-    differing = [urn for urn in old if old[urn] != new[urn]]
-    assert len(differing) == 1 and differing[0].endswith("::model-routes-httproute"), differing
+    stable, canary = llama_versions(models)
+    stable["weight"], canary["weight"] = 80, 20
+    created, deleted, updated = model_change(models)
+    assert (created, deleted, set(updated)) == (set(), set(), {"model-routes-httproute"})
     weights = [
         [ref.get("weight") for ref in rule["backendRefs"]]
-        for rule in new[differing[0]]["spec"]["rules"]
+        for rule in updated["model-routes-httproute"]["spec"]["rules"]
     ]
     assert [80, 20] in weights
+
+
+def test_promotion_removes_the_old_release_and_leaves_the_canary_untouched() -> None:
+    """The runbook's promotion: delete v1, give v2 weight 100, in one change."""
+    models = multi_models()
+    versions = llama_versions(models)
+    versions.pop(0)
+    versions[0]["weight"] = 100
+    created, deleted, updated = model_change(models)
+    assert created == set()
+    assert deleted == {"server-llama-8b-v1", "server-llama-8b-v1-release"}
+    # The promoted release keeps its values (its pods keep serving); only the route moves.
+    assert set(updated) == {"model-routes-httproute"}, set(updated)
+
+
+def test_adding_a_canary_adds_its_release_and_a_backend() -> None:
+    models = multi_models()
+    qwen = next(m for m in models if m["name"] == "qwen-32b")
+    qwen["versions"] = [
+        {"name": "v1", "weight": 100},
+        {"name": "v2", "weight": 0, "model": {"revision": "abc"}},
+    ]
+    # Naming qwen's version renames its release: qwen-32b becomes qwen-32b-v1.
+    room = {"gpus": 16, "cpu": "192", "memory": "1280Gi", "pods": 20, "storage": "3Ti"}
+    created, deleted, updated = model_change(models, quota=room)
+    assert {"server-qwen-32b-v2-release", "server-qwen-32b-v1-release"} <= created
+    assert deleted == {"server-qwen-32b", "server-qwen-32b-release"}
+    assert set(updated) == {"model-routes-httproute"}
 
 
 # --------------------------------------------------------------------- the rules
