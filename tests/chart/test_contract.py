@@ -172,7 +172,12 @@ def test_dashboard_compares_versions_by_the_labels_the_service_monitor_adds() ->
         "modelVersion": "v2",
     }
     monitor = render(values, api_versions=[SERVICE_MONITOR_API]).one("ServiceMonitor")
-    added = [r["targetLabel"] for r in monitor["spec"]["endpoints"][0]["relabelings"]]
+    relabelings = monitor["spec"]["endpoints"][0]["relabelings"]
+    assert {r["targetLabel"]: r["replacement"] for r in relabelings} == {
+        "model_name": "m",
+        "version": "v2",
+    }
+    added = [r["targetLabel"] for r in relabelings]
     panels = DASHBOARD["panels"]
     (row,) = [i for i, p in enumerate(panels) if p["type"] == "row" and "version" in p["title"]]
     compared = [t["expr"] for p in panels[row + 1 :] for t in p["targets"]]

@@ -426,19 +426,6 @@ def test_service_monitor_when_the_crd_exists(rendered: dict[str, Rendered]) -> N
     )
 
 
-def test_service_monitor_labels_series_with_model_and_version() -> None:
-    values = {
-        "monitoring": {"serviceMonitor": {"enabled": True}},
-        "model": {"servedModelName": "llama"},
-        "modelVersion": "v2",
-    }
-    monitor = render(values, api_versions=[SERVICE_MONITOR_API]).one("ServiceMonitor")
-    labels = {
-        r["targetLabel"]: r["replacement"] for r in monitor["spec"]["endpoints"][0]["relabelings"]
-    }
-    assert labels == {"model_name": "llama", "version": "v2"}
-
-
 def test_no_service_monitor_without_the_crd(rendered: dict[str, Rendered]) -> None:
     result = rendered["monitoring-without-crd"]
     assert result.of_kind("ServiceMonitor") == []

@@ -263,6 +263,14 @@ def kubectl(*args: str, input_text: str | None = None) -> str:
     return result.stdout
 
 
+def install_crds(crds: list[dict[str, Any]]) -> None:
+    """Apply CRDs server-side and wait until the API server serves their kinds."""
+    items = {"apiVersion": "v1", "kind": "List", "items": crds}
+    kubectl("apply", "--server-side", "-f", "-", input_text=json.dumps(items))
+    for crd in crds:
+        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+
+
 def kube_get(kind: str, namespace: str | None = None, name: str = "", **flags: str) -> Any:
     """`kubectl get -o json`: one object by name, or a list's items."""
     args = ["get", kind, "-o", "json"]

@@ -18,7 +18,7 @@ import yaml
 from infra.stack import load_stack
 from infra.values import render_stack
 from tests.crds import ecosystem_crds
-from tests.e2e.harness import kubectl, kubectl_run
+from tests.e2e.harness import install_crds, kubectl_run
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +33,7 @@ def namespace(crds: list[dict]) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def crds() -> Iterator[list[dict]]:
     items = ecosystem_crds()
-    kubectl(
-        "apply",
-        "--server-side",
-        "-f",
-        "-",
-        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-    )
-    for crd in items:
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    install_crds(items)
     yield items
 
 

@@ -27,8 +27,8 @@ from tests.e2e.harness import (
     Cli,
     Stack,
     deployed,
+    install_crds,
     kube_get,
-    kubectl,
     set_prod_secrets,
     wait_until,
 )
@@ -66,10 +66,7 @@ def set_models(stack: Stack, models: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def multi(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
-    crds = json.dumps({"apiVersion": "v1", "kind": "List", "items": ecosystem_crds()})
-    kubectl("apply", "--server-side", "-f", "-", input_text=crds)
-    for crd in json.loads(crds)["items"]:
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    install_crds(ecosystem_crds())
     stack = Stack(cli, project_dir, "multi")
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})

@@ -28,6 +28,7 @@ from tests.e2e.harness import (
     Cli,
     Stack,
     deployed,
+    install_crds,
     kube_get,
     kubectl,
     set_prod_secrets,
@@ -77,10 +78,7 @@ def config(project_dir: Path) -> dict[str, Any]:
 def prod(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
     storage = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage_for(config)})
     kubectl("apply", "-f", "-", input_text=storage)
-    crds = json.dumps({"apiVersion": "v1", "kind": "List", "items": ecosystem_crds()})
-    kubectl("apply", "--server-side", "-f", "-", input_text=crds)
-    for crd in json.loads(crds)["items"]:
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    install_crds(ecosystem_crds())
     stack = Stack(cli, project_dir, "prod")
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
