@@ -372,7 +372,7 @@ class CompletionLogprobs(BaseModel):
 class CompletionChoice(BaseModel):
     text: str
     index: int
-    logprobs: CompletionLogprobs | None = None
+    logprobs: CompletionLogprobs | None = Field(None, description="When the request set logprobs.")
     finish_reason: FinishReason | None
 
 
@@ -416,7 +416,7 @@ class ChatLogprobs(BaseModel):
 class ChatChoice(BaseModel):
     index: int
     message: ChatMessageOut
-    logprobs: ChatLogprobs | None = None
+    logprobs: ChatLogprobs | None = Field(None, description="When the request set logprobs.")
     finish_reason: FinishReason | None
 
 
@@ -439,7 +439,7 @@ class ChatDelta(BaseModel):
 class ChatChunkChoice(BaseModel):
     index: int
     delta: ChatDelta
-    logprobs: ChatLogprobs | None = None
+    logprobs: ChatLogprobs | None = Field(None, description="When the request set logprobs.")
     finish_reason: FinishReason | None = None
 
 
