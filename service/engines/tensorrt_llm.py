@@ -72,6 +72,12 @@ _SAMPLING_PASSTHROUGH = (
 SEED_UNSUPPORTED = "seed: the TensorRT-LLM PyTorch sampler does not honour per-request seeds"
 
 
+SPECULATIVE_TOP_LOGPROBS = (
+    "logprobs: with speculative decoding TensorRT-LLM scores one token per position "
+    "(ask for at most 1 alternative)"
+)
+
+
 class TensorRTLLMEngine(Engine):
     """Runs `tensorrt_llm.LLM` in this process; requests go through in-flight batching."""
 
@@ -291,6 +297,10 @@ class TensorRTLLMEngine(Engine):
             kwargs["stop_token_ids"] = list(request.stop_token_ids)
         if request.response_format is not None:
             kwargs["guided_decoding"] = self._guided_decoding(request.response_format)
+        if (request.logprobs or 0) > 1 and self._engine_options.get("speculative_config"):
+            # Speculative samplers score the top token alone (they refuse logprobs > 1
+            # in the worker, where it would surface as a 500).
+            raise InvalidRequestError(SPECULATIVE_TOP_LOGPROBS)
         if request.logprobs is not None:
             # SamplingParams reads 0 as "no log-probabilities" (`logprobs and int(...)`;
             # the PyTorch backend's return_log_probs is bool(logprobs)): the sampled

@@ -1484,3 +1484,14 @@ def test_chat_logprobs_through_the_api_on_tensorrt_llm(fake: ModuleType, model_d
         assert len(content) == answer["usage"]["completion_tokens"]
         (call,) = app.state.runtime.engine._llm.generate_calls
         assert call["sampling_params"].logprobs == 2
+
+
+async def test_alternatives_with_speculative_decoding_are_refused(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir, engine_options={"speculative_config": {"decoding_type": "MTP"}})
+    await engine.load()
+    with pytest.raises(InvalidRequestError, match=r"^logprobs: .*speculative"):
+        engine.sampling_params(request(logprobs=2))
+    assert engine.sampling_params(request(logprobs=1)).logprobs == 1
+    await engine.shutdown()
