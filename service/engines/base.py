@@ -100,12 +100,15 @@ UNKNOWN_LOGPROB = -9999.0
 
 @dataclass(frozen=True, slots=True)
 class TokenLogprob:
-    """One generated token: its text, its log-probability and the likeliest tokens at
-    its position (text, log-probability), most likely first."""
+    """A token: its text, its log-probability, for a generated token the likeliest
+    tokens at its position (most likely first), and its bytes where the text cannot
+    show them (part of a multi-byte character, whose text alone is U+FFFD; None: the
+    text's UTF-8)."""
 
     token: str
     logprob: float
-    top: tuple[tuple[str, float], ...] = ()
+    top: tuple[TokenLogprob, ...] = ()
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True)

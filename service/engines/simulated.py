@@ -321,7 +321,7 @@ def synthetic_logprob(word: str, alternatives: int) -> TokenLogprob:
     """The fixed distribution at every position (see the module docstring)."""
     start = _WORDS.index(word)
     top = tuple(
-        (" " + _WORDS[(start + rank) % len(_WORDS)], -(rank + 1) * math.log(2))
+        TokenLogprob(" " + _WORDS[(start + rank) % len(_WORDS)], -(rank + 1) * math.log(2))
         for rank in range(min(alternatives, len(_WORDS)))
     )
     return TokenLogprob(" " + word, -math.log(2), top)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from service.engines.base import (
     TokenLogprob,
 )
 from service.engines.stopping import held_back
+from service.engines.token_pieces import TokenPieces
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class TensorRTLLMEngine(Engine):
         self._progress = ProgressWatch(stall_seconds)
         self._iteration = IterationStats()
         self._stats_task: asyncio.Task[None] | None = None
-        self._token_text: Callable[[int], str] = str
+        self._pieces: TokenPieces | None = None
 
     def llm_kwargs(self, kv_cache_config_cls: Any) -> dict[str, Any]:
         """Keyword arguments for `tensorrt_llm.LLM`: the settings (unset ones keep upstream
@@ -179,12 +179,7 @@ class TensorRTLLMEngine(Engine):
         self._sampling_params_cls = sampling_params_cls
         self._stats_task = asyncio.create_task(self._follow_stats(llm))
         self._prompt_limit = prompt_token_limit(llm.args)
-        hf_tokenizer = self._hf_tokenizer()
-        # One token's text, as trtllm-serve's create_logprobs decodes it; the vocabulary
-        # bounds the cache, and a hot token is decoded once.
-        self._token_text = functools.lru_cache(maxsize=65536)(
-            lambda token_id: str(hf_tokenizer.decode([token_id]))
-        )
+        self._pieces = TokenPieces(self._hf_tokenizer())
         logger.info(
             "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, prompt limit %s tokens)",
             version,
@@ -348,7 +343,8 @@ class TensorRTLLMEngine(Engine):
         # aclosing: when our consumer closes this stream early, _follow's cleanup (the
         # abort) must run now, not whenever the garbage collector finalises it.
         limit = self._prompt_limit if self._prompt_limit is not None else prompt_tokens - 1
-        followed = _follow(output, request, prompt_tokens, limit, self._progress, self._token_text)
+        assert self._pieces is not None  # set by load(), with the LLM
+        followed = _follow(output, request, prompt_tokens, limit, self._progress, self._pieces)
         async with contextlib.aclosing(followed) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -439,7 +435,7 @@ async def _follow(
     prompt_tokens: int,
     prompt_limit: int,
     progress: ProgressWatch,
-    token_text: Callable[[int], str],
+    pieces: TokenPieces,
 ) -> AsyncIterator[GenerationChunk]:
     """Turn a streaming RequestOutput, updated in place, into protocol deltas.
 
@@ -475,9 +471,7 @@ async def _follow(
                         prompt_tokens=prompt_tokens,
                         logprobs=None
                         if alternatives is None
-                        else token_logprobs(
-                            completion, sent_tokens, tokens, alternatives, token_text
-                        ),
+                        else token_logprobs(completion, sent_tokens, tokens, alternatives, pieces),
                     )
                     sent_text = safe_end
                     sent_tokens = max(sent_tokens, tokens)
@@ -494,7 +488,7 @@ async def _follow(
                 finish_reason=finish_reason(completion.finish_reason),
                 logprobs=None
                 if alternatives is None
-                else token_logprobs(completion, sent_tokens, tokens, alternatives, token_text),
+                else token_logprobs(completion, sent_tokens, tokens, alternatives, pieces),
             )
         except (asyncio.CancelledError, GeneratorExit):
             raise
@@ -515,7 +509,7 @@ async def _follow(
 
 
 def token_logprobs(
-    completion: Any, start: int, end: int, alternatives: int, token_text: Callable[[int], str]
+    completion: Any, start: int, end: int, alternatives: int, pieces: TokenPieces
 ) -> tuple[TokenLogprob, ...]:
     """Entries for `completion.token_ids[start:end]`, read at the same positions of
     `completion.logprobs`.
@@ -536,12 +530,10 @@ def token_logprobs(
             sampled = scores.get(token_id)
             logprob = UNKNOWN_LOGPROB if sampled is None else float(sampled.logprob)
             ranked = sorted(scores.items(), key=lambda item: item[1].rank or 0)
-            top = tuple(
-                (token_text(other), float(score.logprob)) for other, score in ranked[:alternatives]
-            )
+            top = tuple(pieces(other, float(lp.logprob)) for other, lp in ranked[:alternatives])
         else:
             logprob, top = float(scores), ()
-        entries.append(TokenLogprob(token_text(token_id), logprob, top))
+        entries.append(pieces(token_id, logprob, top))
     return tuple(entries)
 
 

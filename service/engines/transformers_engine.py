@@ -47,6 +47,7 @@ from service.engines.base import (
     TokenLogprob,
 )
 from service.engines.stopping import StopMatcher
+from service.engines.token_pieces import TokenPieces
 
 if TYPE_CHECKING:
     import torch
@@ -187,8 +188,7 @@ class _DecodeWorker:
         self._batch = _Batch()
         self._closed = False
         self._outbox: dict[_Mailbox, list[tuple[_Sequence, _Item]]] = {}
-        # Token id -> its text alone, for log-probabilities; bounded by the vocabulary.
-        self._token_texts: dict[int, str] = {}
+        self._pieces = TokenPieces(tokenizer)
         self.crashed: str | None = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="transformers-decode")
@@ -416,17 +416,11 @@ class _DecodeWorker:
         for j, (i, token) in enumerate(zip(wanted, picked.tolist(), strict=True)):
             keep = rows[i].logprobs or 0
             top = tuple(
-                (self._token_text(other), value)
+                self._pieces(other, value)
                 for other, value in zip(ids_rows[j][:keep], values_rows[j][:keep], strict=True)
             )
-            scored[i] = TokenLogprob(self._token_text(token), sampled[j], top)
+            scored[i] = self._pieces(token, sampled[j], top)
         return scored
-
-    def _token_text(self, token: int) -> str:
-        text = self._token_texts.get(token)
-        if text is None:
-            text = self._token_texts[token] = self._tokenizer.decode([token])
-        return text
 
     def _drop(self, gone: list[_Sequence]) -> None:
         """Remove finished rows and the padding columns no remaining row needs."""

@@ -27,7 +27,7 @@ def completion_logprobs(entries: Sequence[TokenLogprob], offset: int) -> Complet
     for entry in entries:
         text_offset.append(offset)
         offset += len(entry.token)
-        top = {token: _finite(logprob) for token, logprob in entry.top}
+        top = {other.token: _finite(other.logprob) for other in entry.top}
         # OpenAI lists the sampled token too: up to logprobs + 1 entries.
         top.setdefault(entry.token, _finite(entry.logprob))
         top_logprobs.append(top)
@@ -45,10 +45,10 @@ def chat_logprobs(entries: Sequence[TokenLogprob]) -> ChatLogprobs:
             TokenLogprobOut(
                 token=entry.token,
                 logprob=_finite(entry.logprob),
-                bytes=_utf8(entry.token),
+                bytes=_bytes(entry),
                 top_logprobs=[
-                    TopLogprob(token=token, logprob=_finite(logprob), bytes=_utf8(token))
-                    for token, logprob in entry.top
+                    TopLogprob(token=top.token, logprob=_finite(top.logprob), bytes=_bytes(top))
+                    for top in entry.top
                 ],
             )
             for entry in entries
@@ -56,5 +56,7 @@ def chat_logprobs(entries: Sequence[TokenLogprob]) -> ChatLogprobs:
     )
 
 
-def _utf8(token: str) -> list[int]:
-    return list(token.encode("utf-8", "replace"))
+def _bytes(entry: TokenLogprob) -> list[int]:
+    if entry.raw is not None:
+        return list(entry.raw)
+    return list(entry.token.encode("utf-8", "replace"))

@@ -186,8 +186,8 @@ def test_an_engine_without_logprobs_refuses_them_by_name() -> None:
 
 
 class _UnknownLogprobEngine(StubEngine):
-    """An engine that could not score its token (outside the top computed) and one
-    whose alternative is minus infinity, which JSON cannot carry."""
+    """An engine that could not score its token (outside the top computed), with an
+    alternative at minus infinity (which JSON cannot carry) that is part of a character."""
 
     async def load(self):  # type: ignore[no-untyped-def]
         info = await super().load()
@@ -195,11 +195,12 @@ class _UnknownLogprobEngine(StubEngine):
         return info
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        entry = TokenLogprob("x", UNKNOWN_LOGPROB, (("y", -0.1), ("z", -math.inf)))
+        top = (TokenLogprob("y", -0.1), TokenLogprob("\ufffd", -math.inf, raw=b"\xe2"))
+        entry = TokenLogprob("x", UNKNOWN_LOGPROB, top)
         yield GenerationChunk("x", 1, 1, "stop", (entry,))
 
 
-def test_unknown_and_infinite_logprobs_become_openais_floor() -> None:
+def test_unknown_and_infinite_logprobs_become_openais_floor_and_bytes_are_raw() -> None:
     client = _client(engine=_UnknownLogprobEngine())
     try:
         body = {"model": "scripted", "messages": CHAT, "logprobs": True, "top_logprobs": 2}
@@ -207,6 +208,8 @@ def test_unknown_and_infinite_logprobs_become_openais_floor() -> None:
         (item,) = response.json()["choices"][0]["logprobs"]["content"]
         assert item["logprob"] == -9999.0
         assert [top["logprob"] for top in item["top_logprobs"]] == [-0.1, -9999.0]
+        # A part of a character: its own bytes, not those of U+FFFD.
+        assert item["top_logprobs"][1]["bytes"] == [0xE2]
     finally:
         client.__exit__(None, None, None)
 

@@ -1442,10 +1442,10 @@ async def test_alternatives_are_decoded_in_rank_order(fake: ModuleType, model_di
     _, entries = await scored_run(model_dir, request(logprobs=3, max_tokens=2))
     assert len(entries) == 2
     for entry in entries:
-        assert entry.top[0] == (entry.token, pytest.approx(HALF))
-        assert [lp for _, lp in entry.top] == pytest.approx([HALF, 2 * HALF, 3 * HALF])
+        assert entry.top[0].token == entry.token
+        assert [top.logprob for top in entry.top] == pytest.approx([HALF, 2 * HALF, 3 * HALF])
         # The fake ranks the lowest other ids next: <unk> and <s>, decoded one by one.
-        assert [t for t, _ in entry.top[1:]] == ["<unk>", "<s>"]
+        assert [top.token for top in entry.top[1:]] == ["<unk>", "<s>"]
 
 
 async def test_a_sampled_token_outside_the_top_k_is_reported_unknown(

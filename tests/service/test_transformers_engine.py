@@ -298,8 +298,8 @@ async def test_logprobs_are_those_of_the_models_own_forward_pass(
         row = expected[position]
         assert entry.logprob == pytest.approx(row[generated[position]].item(), abs=1e-3)
         values, ids = torch.topk(row, 2)
-        assert [t for t, _ in entry.top] == tokenizer.convert_ids_to_tokens(ids.tolist())
-        assert [v for _, v in entry.top] == pytest.approx(values.tolist(), abs=1e-3)
+        assert [top.token for top in entry.top] == tokenizer.convert_ids_to_tokens(ids.tolist())
+        assert [top.logprob for top in entry.top] == pytest.approx(values.tolist(), abs=1e-3)
 
 
 async def _chunks(engine: TransformersEngine, request: GenerationRequest) -> list[GenerationChunk]:
