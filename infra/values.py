@@ -149,6 +149,13 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
         values.setdefault("modelCache", {})["prefillJob"] = {
             "activeDeadlineSeconds": config.model_load_timeout_seconds
         }
+    if config.model_cache_quantize:
+        # The profile's quantization is what the Job produces, on the GPUs the 16-bit
+        # checkpoint needs (the serving pods may need fewer for the quantized one).
+        values.setdefault("modelCache", {})["quantizeJob"] = {
+            "quantization": config.model.quantization,
+            "gpus": config.quantize_gpus or config.tensor_parallel_size,
+        }
     if config.model.kv_cache_dtype != "auto":
         # The profile's KV-cache dtype reaches the engine as the LLM API option it is.
         server = values.setdefault("server", {})
@@ -242,6 +249,8 @@ _STACK_KEY_OF_CHART_PATH = {
     "tolerations": "gpu.tolerations",
     "probes.startup": "modelLoadTimeoutSeconds",
     "modelCache.prefillJob.activeDeadlineSeconds": "modelLoadTimeoutSeconds",
+    "modelCache.quantizeJob.quantization": "model.quantization",
+    "modelCache.quantizeJob.gpus": "modelCache.quantize",
     # The grace period is the chart's; the stack's lever on that rule is the drain time.
     "terminationGracePeriodSeconds": "server.drainTimeoutSeconds",
 }

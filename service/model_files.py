@@ -2,10 +2,11 @@
 
 `python -m service.model_files` is the model cache prefill Job: it downloads MODEL_PATH
 at MODEL_REVISION with huggingface_hub's snapshot download, which resumes what an
-earlier attempt fetched (the Job's backoffLimit bounds the attempts). Server pods that
-start after it run with HF_HUB_OFFLINE=1: `local_model` finds the snapshot in the
-cache, or stops the server with one line saying the cache lacks it, instead of every
-pod downloading the same weights.
+earlier attempt fetched (the Job's backoffLimit bounds the attempts), and, for the
+quantize Job that runs offline after it, the CALIBRATION_FILES of CALIBRATION_DATASET.
+Server pods that start after it run with HF_HUB_OFFLINE=1: `local_model` finds the
+snapshot in the cache, or stops the server with one line saying the cache lacks it,
+instead of every pod downloading the same weights.
 
 A revision pinned to a commit writes no `refs/main` into the cache, so loading the hub
 id offline would fail: the engines get the snapshot directory instead.
@@ -38,6 +39,12 @@ def local_model(path: str, revision: str | None) -> str:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if Path(path).is_absolute():
+        # A directory in the cache (a quantized checkpoint) that is not there yet.
+        raise ModelNotCached(
+            f"model directory {path} does not exist: the model cache quantize Job "
+            "writes it before the release; check that Job"
+        )
     if not constants.HF_HUB_OFFLINE:
         return snapshot_download(path, revision=revision) if revision else path
     try:
@@ -56,11 +63,38 @@ def download(path: str, revision: str | None) -> Path:
     return Path(snapshot_download(path, revision=revision))
 
 
+def download_calibration(
+    hf_home: Path, dataset: str, revision: str | None, files: list[str]
+) -> None:
+    """The quantize Job's calibration text, fetched here: that Job runs with the hub offline."""
+    from huggingface_hub import hf_hub_download
+
+    from service.quantize import calibration_dir
+
+    for name in files:
+        path = hf_hub_download(
+            dataset,
+            name,
+            repo_type="dataset",
+            revision=revision,
+            local_dir=calibration_dir(hf_home, dataset),
+        )
+        logger.info("calibration file %s of %s in the cache at %s", name, dataset, path)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     path, revision = os.environ["MODEL_PATH"], os.environ.get("MODEL_REVISION") or None
     started = time.monotonic()
     snapshot = download(path, revision)
+    calibration = [name for name in os.environ.get("CALIBRATION_FILES", "").split(",") if name]
+    if calibration:
+        download_calibration(
+            Path(os.environ["HF_HOME"]),
+            os.environ["CALIBRATION_DATASET"],
+            os.environ.get("CALIBRATION_REVISION") or None,
+            calibration,
+        )
     size = sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
     logger.info(
         "model %s@%s in the cache at %s: %.1f GiB in %.0f s",

@@ -133,17 +133,19 @@ def weights_budget_gib(product: GpuProduct, tp: int) -> int:
     return math.floor(tp * product.memory_gib * WEIGHTS_SHARE)
 
 
-# Floors for the model-load budget (startup probe and Helm wait): reading weights from a
-# network volume, fetching them from the hub, and starting the engine (CUDA graphs,
-# kernel JIT, KV-cache allocation). Conservative, so a budget below them always fails.
-CACHE_READ_GIB_PER_SECOND = 1.0
-HUB_DOWNLOAD_GIB_PER_SECOND = 0.1
-ENGINE_START_SECONDS = 300
+def load_seconds_floor(
+    weights: float,
+    downloads: bool,
+    *,
+    cache_read_gib_per_second: float,
+    hub_download_gib_per_second: float,
+    engine_start_seconds: int,
+) -> int:
+    """Least time a pod needs to load `weights` GiB, fetching them first if `downloads`.
 
-
-def load_seconds_floor(weights: float, downloads: bool) -> int:
-    """Least time a pod needs to load `weights` GiB, fetching them first if `downloads`."""
-    seconds = ENGINE_START_SECONDS + weights / CACHE_READ_GIB_PER_SECOND
+    The speeds are the stack's modelLoadAssumptions: assumptions, not measurements.
+    """
+    seconds = engine_start_seconds + weights / cache_read_gib_per_second
     if downloads:
-        seconds += weights / HUB_DOWNLOAD_GIB_PER_SECOND
+        seconds += weights / hub_download_gib_per_second
     return math.ceil(seconds)

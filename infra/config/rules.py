@@ -22,8 +22,9 @@ from infra.config.hardware import (
 )
 from infra.config.issues import ConfigIssue, show
 from infra.config.models import expand, for_release, model_rules
-from infra.config.schema import ResourceList, StackConfig
+from infra.config.schema import QuotaConfig, ResourceList, StackConfig
 from infra.config.types import quantity_value
+from service.quantize import MODELOPT_CONFIGS
 
 
 def required_secrets(c: StackConfig) -> dict[str, str]:
@@ -75,7 +76,7 @@ def release_rules(c: StackConfig) -> list[ConfigIssue]:
             bad("autoscaling.minReplicas", "required when autoscaling.enabled", None)
         if scaling.max_replicas is None:
             bad("autoscaling.maxReplicas", "required when autoscaling.enabled", None)
-    return issues + _profile_rules(c)
+    return issues + _profile_rules(c) + _quantize_rules(c)
 
 
 def _stack_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigIssue]:
@@ -177,6 +178,9 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
         issues.append(ConfigIssue("quota.gpus", f"must be >= {gpus} ({why(tp)})", show(q.gpus)))
     if q.pods < peak:
         issues.append(ConfigIssue("quota.pods", f"must be >= {peak} ({why('')})", show(q.pods)))
+    # One line per key: the stricter of the two figures.
+    reported = {issue.key for issue in issues}
+    issues += [i for i in _cache_job_capacity(q, releases) if i.key not in reported]
     for name, limit in (("cpu", q.cpu), ("memory", q.memory)):
         per_pod = [_request(r, name) for r in releases]
         if any(p is None for p in per_pod):
@@ -211,6 +215,64 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
     return issues
 
 
+def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[ConfigIssue]:
+    """While a model cache Job runs, the pods of the previous model still serve: the quota
+    holds every release at full scale plus its Job's pod, and the quantize Job's GPUs,
+    CPU and memory (its requests are the chart's modelCache.quantizeJob.resources)."""
+    jobs = [r for r in releases if r.model_cache_prefill]
+    if not jobs:
+        return []
+    job_requests = chart_default("modelCache.quantizeJob.resources")["requests"]
+
+    issues: list[ConfigIssue] = []
+    quantizing = [r for r in jobs if r.quantize_gpus]
+    job_gpus = sum(r.quantize_gpus or 0 for r in quantizing)
+    gpus = sum(
+        (r.max_pods if r in jobs else r.peak_pods) * r.tensor_parallel_size
+        for r in releases
+        if r.gpu.enabled
+    )
+    if quantizing and q.gpus < gpus + job_gpus:
+        issues.append(
+            ConfigIssue(
+                "quota.gpus",
+                f"must be >= {gpus + job_gpus} ({gpus} of the serving pods + the quantize "
+                f"Job's {job_gpus} GPUs while it runs)",
+                show(q.gpus),
+            )
+        )
+    pods = sum(r.max_pods if r in jobs else r.peak_pods for r in releases) + len(jobs)
+    if q.pods < pods:
+        issues.append(
+            ConfigIssue(
+                "quota.pods",
+                f"must be >= {pods} (the serving pods + {len(jobs)} model cache Job pod(s) "
+                "while they run)",
+                show(q.pods),
+            )
+        )
+    for name, limit in (("cpu", q.cpu), ("memory", q.memory)):
+        per_pod = [_request(r, name) for r in releases]
+        if not quantizing or any(p is None for p in per_pod):
+            continue
+        job = str(job_requests[name])
+        serving = sum(
+            (r.max_pods if r in jobs else r.peak_pods) * quantity_value(str(p))
+            for r, p in zip(releases, per_pod, strict=True)
+        )
+        needed = serving + len(quantizing) * quantity_value(job)
+        if quantity_value(limit) < needed:
+            issues.append(
+                ConfigIssue(
+                    f"quota.{name}",
+                    f"must hold the serving pods' requests + the quantize Job's {job} while "
+                    "it runs",
+                    show(limit),
+                )
+            )
+    return issues
+
+
 def _request(c: StackConfig, name: str) -> str | None:
     requests = c.resources.requests or ResourceList()
     return getattr(requests, name) or chart_default("resources.requests").get(name)
@@ -227,13 +289,13 @@ def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue("model.quantization", "needs engine tensorrt-llm", show(model.quantization))
         )
-    if quantized and not model.pre_quantized:
+    if quantized and not model.pre_quantized and not c.model_cache_quantize:
         issues.append(
             ConfigIssue(
                 "model.preQuantized",
                 f"must be true with model.quantization {quantization.name}: TensorRT-LLM's "
                 "PyTorch backend loads ModelOpt-quantized checkpoints (e.g. nvidia/*-FP8) "
-                "and does not quantize weights on load",
+                "and does not quantize weights on load (or set modelCache.quantize)",
                 show(model.pre_quantized),
             )
         )
@@ -259,14 +321,22 @@ def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
         weights = weights_gib(model.parameters_billions, quantization.name)
         # With prefill the Job downloads (its own deadline); pods only read the cache.
         downloads = not c.model_cache_prefill
-        floor = load_seconds_floor(weights, downloads)
+        speeds = c.model_load_assumptions
+        floor = load_seconds_floor(
+            weights,
+            downloads,
+            cache_read_gib_per_second=speeds.cache_read_gib_per_second,
+            hub_download_gib_per_second=speeds.hub_download_gib_per_second,
+            engine_start_seconds=speeds.engine_start_seconds,
+        )
         if c.model_load_timeout_seconds < floor:
             path = "download and load" if downloads else "load from the prefilled cache"
             issues.append(
                 ConfigIssue(
                     "modelLoadTimeoutSeconds",
                     f"must be >= {floor} to {path} {weights:.0f} GiB of weights "
-                    f"({model.parameters_billions:g}B at {quantization.name})",
+                    f"({model.parameters_billions:g}B at {quantization.name}) at the speeds "
+                    "modelLoadAssumptions assumes",
                     show(c.model_load_timeout_seconds),
                 )
             )
@@ -315,6 +385,53 @@ def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
                 f"{WEIGHTS_SHARE:.0%} of each {product.label}'s {product.memory_gib:g} GiB "
                 "(the rest is runtime and KV cache)",
                 show(tp),
+            )
+        )
+    return issues
+
+
+def _quantize_rules(c: StackConfig) -> list[ConfigIssue]:
+    """The quantize Job: something ModelOpt can produce, from a plain checkpoint, on GPUs."""
+    if not c.model_cache_quantize:
+        return []
+    model = c.model
+    if model.quantization == "none":
+        return [
+            ConfigIssue(
+                "modelCache.quantize",
+                "needs a model.quantization other than none: there is nothing to quantize",
+                show(True),
+            )
+        ]
+    issues: list[ConfigIssue] = []
+    if model.quantization not in MODELOPT_CONFIGS:
+        issues.append(
+            ConfigIssue(
+                "model.quantization",
+                f"{model.quantization} has no ModelOpt post-training recipe TensorRT-LLM loads "
+                f"under that name ({', '.join(MODELOPT_CONFIGS)} do); serve a checkpoint "
+                "published quantized (model.preQuantized) instead",
+                show(model.quantization),
+            )
+        )
+    if model.pre_quantized:
+        issues.append(
+            ConfigIssue(
+                "modelCache.quantize",
+                "must be false with model.preQuantized: the checkpoint is already quantized",
+                show(True),
+            )
+        )
+    product = GPU_PRODUCTS.get(c.gpu.node_selector.get(GPU_PRODUCT_LABEL, ""))
+    if model.parameters_billions is not None and product is not None and c.quantize_gpus is None:
+        weights = weights_gib(model.parameters_billions, "none")
+        issues.append(
+            ConfigIssue(
+                "modelCache.quantize",
+                f"the 16-bit checkpoint ({weights:.0f} GiB) does not fit one node's "
+                f"{c.gpu.gpus_per_node} {product.label} GPUs for calibration: quantize it "
+                "elsewhere and set model.preQuantized",
+                show(True),
             )
         )
     return issues

@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.alias_generators import to_camel
 
 from infra.chart import chart_default
-from infra.config.hardware import KV_CACHE_DTYPES, QUANTIZATIONS
+from infra.config.hardware import (
+    GPU_PRODUCT_LABEL,
+    GPU_PRODUCTS,
+    KV_CACHE_DTYPES,
+    QUANTIZATIONS,
+    smallest_fitting_tp,
+)
 from infra.config.types import (
     Cidr,
     DnsLabel,
@@ -347,7 +353,35 @@ class ModelCacheConfig(Group):
         description="Download model.path@model.revision into the claim with a Job before "
         "the release; pods then start offline (HF_HUB_OFFLINE=1).",
     )
+    quantize: bool | None = Field(
+        None,
+        description="Quantize the prefilled checkpoint to model.quantization with ModelOpt in "
+        "a GPU Job before the release; pods load the result (README: Model profiles).",
+    )
     snapshot: ModelCacheSnapshotConfig | None = None
+
+
+class ModelLoadAssumptions(Group):
+    """What the model-load floor assumes; none is measured here, measure yours (README)."""
+
+    cache_read_gib_per_second: float = Field(
+        1.0,
+        gt=0,
+        description="Assumed read speed of the model cache volume in GiB/s (the server's "
+        "load log shows yours).",
+    )
+    hub_download_gib_per_second: float = Field(
+        0.1,
+        gt=0,
+        description="Assumed download speed from the model hub in GiB/s (the prefill Job's "
+        "log shows yours).",
+    )
+    engine_start_seconds: int = Field(
+        300,
+        ge=0,
+        description="Assumed engine start after the weights are read (CUDA graphs, kernel "
+        "JIT, KV-cache allocation).",
+    )
 
 
 class QuotaConfig(Group):
@@ -433,6 +467,9 @@ class StackConfig(Group):
         le=21600,
         description="Longest model download+load; sizes the startup probe and Helm timeout.",
     )
+    model_load_assumptions: ModelLoadAssumptions = group(
+        ModelLoadAssumptions, "Speeds modelLoadTimeoutSeconds is checked against."
+    )
     require_api_keys: bool = Field(False, description="Refuse to deploy without apiKeys.")
     model: ModelConfig = group(ModelConfig, "Model served.")
     image: ImageConfig = group(ImageConfig, "Server image.")
@@ -506,6 +543,19 @@ class StackConfig(Group):
     @property
     def model_cache_prefill(self) -> bool:
         return bool(self.model_cache.prefill)
+
+    @property
+    def model_cache_quantize(self) -> bool:
+        return bool(self.model_cache.quantize)
+
+    @property
+    def quantize_gpus(self) -> int | None:
+        """GPUs the quantize Job needs: the fewest of one node that hold the 16-bit weights."""
+        product = GPU_PRODUCTS.get(self.gpu.node_selector.get(GPU_PRODUCT_LABEL, ""))
+        billions = self.model.parameters_billions
+        if not self.model_cache_quantize or product is None or billions is None:
+            return None
+        return smallest_fitting_tp(billions, "none", product, self.gpu.gpus_per_node)
 
     @property
     def max_pods(self) -> int:

@@ -87,6 +87,10 @@ REACHED: dict[str, tuple[dict[str, Any], str]] = {
         {**PREFILL_TRANSFORMERS, "model": {"path": "/models/m", "revision": "abc"}},
         "model.path: /models/m is a directory; modelCache.prefill downloads a hub model id",
     ),
+    "modelCache.quantize: needs": (
+        {**PREFILL_TRANSFORMERS, "modelCache": {"type": "pvc", "quantize": True}},
+        "modelCache.quantize: needs modelCache.prefill",
+    ),
     "ingress.hosts: at": (
         {"ingress": {"enabled": True}},
         "ingress.host: chart value ingress.hosts: at least one host is needed",
@@ -101,6 +105,8 @@ UNREACHABLE: dict[str, str] = {
     # The stack sets only the startup probe's threshold (from modelLoadTimeoutSeconds).
     "probes.%s.timeoutSeconds: %d": "probes",
     "resources.requests.cpu: autoscaling.cpuFallback": "autoscaling.cpuFallback",
+    # The program sets the Job's quantization from model.quantization.
+    "modelCache.quantizeJob.quantization: required": "modelCache.quantizeJob",
 }
 
 

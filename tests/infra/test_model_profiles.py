@@ -125,7 +125,7 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "load budget below the download": (
         {"modelLoadTimeoutSeconds": "600"},
         "modelLoadTimeoutSeconds: must be >= 1024 to download and load 66 GiB of weights "
-        "(70.6B at fp8), got 600",
+        "(70.6B at fp8) at the speeds modelLoadAssumptions assumes, got 600",
     ),
     "negative size": (model_with(parametersBillions=-1), "model.parametersBillions: must be > 0"),
 }

@@ -43,6 +43,13 @@ app.kubernetes.io/component: model-cache-prefill
 {{ include "tensorrt-llm.labels.ownership" . }}
 {{- end -}}
 
+{{/* tensorrt-llm.labels.quantizePod: labels of the model cache quantize Job and its pod; not a server pod, and not the prefill pod (no hub egress). */}}
+{{- define "tensorrt-llm.labels.quantizePod" -}}
+{{ include "tensorrt-llm.labels.instance" . }}
+app.kubernetes.io/component: model-cache-quantize
+{{ include "tensorrt-llm.labels.ownership" . }}
+{{- end -}}
+
 {{/* tensorrt-llm.metadata.common: name, namespace and labels of a namespaced object (dict: ctx, suffix). */}}
 {{- define "tensorrt-llm.metadata.common" -}}
 name: {{ if .suffix }}{{ include "tensorrt-llm.names.suffixed" . }}{{ else }}{{ include "tensorrt-llm.names.fullname" .ctx }}{{ end }}

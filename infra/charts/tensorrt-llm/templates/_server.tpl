@@ -48,6 +48,12 @@ shutdown, and whether a disruption budget helps.
 {{- /* The prefill Job downloaded the model: a missing one is an error, not a download per pod. */ -}}
 {{- $_ := set $strings "HF_HUB_OFFLINE" "1" -}}
 {{- end -}}
+{{- if $v.modelCache.quantize -}}
+{{- /* The quantize Job's output is what the pods load; the API still names the hub model. */ -}}
+{{- $_ := set $strings "MODEL_PATH" (include "tensorrt-llm.modelCache.quantizedDir" .) -}}
+{{- $_ := set $strings "MODEL_REVISION" "" -}}
+{{- $_ := set $strings "SERVED_MODEL_NAME" (default $v.model.path $v.model.servedModelName) -}}
+{{- end -}}
 {{- if $v.server.engineOptions -}}
 {{- $_ := set $strings "ENGINE_OPTIONS_FILE" (include "tensorrt-llm.engineOptions.file" .) -}}
 {{- end -}}
@@ -170,4 +176,30 @@ true
 {{- define "tensorrt-llm.modelCache.prefillJobName" -}}
 {{- $hash := printf "%s@%s" .Values.model.path .Values.model.revision | sha256sum | trunc 10 -}}
 {{- include "tensorrt-llm.names.suffixed" (dict "ctx" . "suffix" (printf "prefill-%s" $hash)) -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.quantizedHash: hash of model path, revision and quantization, naming the quantize Job and its output. */}}
+{{- define "tensorrt-llm.modelCache.quantizedHash" -}}
+{{- printf "%s@%s@%s" .Values.model.path .Values.model.revision .Values.modelCache.quantizeJob.quantization | sha256sum | trunc 10 -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.quantizeJobName: the quantize Job's name, suffixed with that hash. */}}
+{{- define "tensorrt-llm.modelCache.quantizeJobName" -}}
+{{- include "tensorrt-llm.names.suffixed" (dict "ctx" . "suffix" (printf "quantize-%s" (include "tensorrt-llm.modelCache.quantizedHash" .))) -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.quantizedDir: where the quantize Job writes the checkpoint the server pods load. */}}
+{{- define "tensorrt-llm.modelCache.quantizedDir" -}}
+{{- printf "%s/quantized/%s" (include "tensorrt-llm.modelCache.dir" .) (include "tensorrt-llm.modelCache.quantizedHash" .) -}}
+{{- end -}}
+
+{{/* tensorrt-llm.modelCache.calibrationEnv: env entries naming the quantize Job's calibration text (the prefill Job downloads it, the quantize Job reads it). */}}
+{{- define "tensorrt-llm.modelCache.calibrationEnv" -}}
+{{- $calibration := .Values.modelCache.quantizeJob.calibration -}}
+- name: CALIBRATION_DATASET
+  value: {{ $calibration.dataset | quote }}
+- name: CALIBRATION_REVISION
+  value: {{ $calibration.revision | quote }}
+- name: CALIBRATION_FILES
+  value: {{ join "," $calibration.files | quote }}
 {{- end -}}

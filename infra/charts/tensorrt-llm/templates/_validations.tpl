@@ -55,6 +55,12 @@ Rules across several values, which values.schema.json cannot express: collected 
 {{- $errors = append $errors (printf "model.path: %s is a directory; modelCache.prefill downloads a hub model id" $v.model.path) -}}
 {{- end -}}
 {{- end -}}
+{{- if and $v.modelCache.quantize (not $v.modelCache.prefill) -}}
+{{- $errors = append $errors "modelCache.quantize: needs modelCache.prefill: the quantize Job runs offline on the checkpoint and calibration text the prefill Job downloads" -}}
+{{- end -}}
+{{- if and $v.modelCache.quantize (not $v.modelCache.quantizeJob.quantization) -}}
+{{- $errors = append $errors "modelCache.quantizeJob.quantization: required with modelCache.quantize (fp8, nvfp4, w4a16_awq, ...)" -}}
+{{- end -}}
 {{- if and $v.ingress.enabled (not $v.ingress.hosts) -}}
 {{- $errors = append $errors "ingress.hosts: at least one host is needed when ingress.enabled" -}}
 {{- end -}}
