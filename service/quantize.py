@@ -36,13 +36,13 @@ logger = logging.getLogger(__name__)
 # them, the names model.quantization uses in lower case. Quantizations missing here
 # (mxfp4, GPTQ, FP8 block scales) have no ModelOpt PTQ recipe that TensorRT-LLM loads
 # under that name: they need a checkpoint published quantized.
-MODELOPT_CONFIGS: dict[str, str] = {
-    "fp8": "FP8_DEFAULT_CFG",
-    "fp8_per_channel_per_token": "FP8_PER_CHANNEL_PER_TOKEN_CFG",
-    "nvfp4": "NVFP4_DEFAULT_CFG",
-    "w4a16_awq": "INT4_AWQ_CFG",
-    "w4a8_awq": "W4A8_AWQ_BETA_CFG",
-}
+MODELOPT_CONFIGS: dict[str, str] = dict(
+    fp8="FP8_DEFAULT_CFG",
+    fp8_per_channel_per_token="FP8_PER_CHANNEL_PER_TOKEN_CFG",
+    nvfp4="NVFP4_DEFAULT_CFG",
+    w4a16_awq="INT4_AWQ_CFG",
+    w4a8_awq="W4A8_AWQ_BETA_CFG",
+)
 # What the export writes that marks a complete ModelOpt checkpoint.
 QUANT_CONFIG_FILE = "hf_quant_config.json"
 

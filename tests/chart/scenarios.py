@@ -206,4 +206,17 @@ SCENARIOS: dict[str, Scenario] = {
         values={**_PREFILL, "modelCache": {"prefill": True, "prefillJob": {"render": True}}},
         why="what the program applies before that release: the claim and the prefill Job",
     ),
+    "model-cache-quantize-jobs": Scenario(
+        values={
+            **_PREFILL,
+            "model": {"path": "meta-llama/Llama-3.1-8B-Instruct", "revision": "0" * 40},
+            "modelCache": {
+                "prefill": True,
+                "quantize": True,
+                "quantizeJob": {"quantization": "fp8"},
+                "prefillJob": {"render": True},
+            },
+        },
+        why="a plain checkpoint quantized in the cache: the claim, the prefill and quantize Jobs",
+    ),
 }

@@ -9,7 +9,8 @@ await on the Job lets the Release go ahead.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,28 +32,33 @@ MODEL = {
 }
 
 
-@pytest.fixture(scope="module")
-def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
+@contextmanager
+def prefilled_stack(
+    cli: Cli, project_dir: Path, name: str, model: dict[str, Any], **objects: Any
+) -> Iterator[Stack]:
+    """The prod stack in namespace llm-<name> with `model` prefilled, `objects` set on top."""
     config = prod_config(project_dir)
-    config["modelCache"] = {**config["modelCache"], "storageClass": "e2e-prefill"}
+    config["modelCache"] = {**config["modelCache"], "storageClass": f"e2e-{name}"}
     storage = storage_for(config)
-    storage[1]["metadata"]["name"] = "e2e-prefill-model-cache"
+    storage[1]["metadata"]["name"] = f"e2e-{name}-model-cache"
     listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage})
     kubectl("apply", "-f", "-", input_text=listed)
     data = yaml.safe_load((project_dir / "Pulumi.prod.yaml").read_text())
-    (project_dir / "Pulumi.prefill.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    stack = Stack(cli, project_dir, "prefill")
-    stack.set("namespace", NAMESPACE)
+    (project_dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    stack = Stack(cli, project_dir, name)
+    stack.set("namespace", f"llm-{name}")
     stack.set("tensorParallelSize", "4")
-    stack.set_object("model", MODEL)
+    stack.set_object("model", model)
     stack.set_object("modelCache", {**config["modelCache"], "prefill": True})
-    # A plain HPA: this test is about the cache, and needs no KEDA in the cluster.
+    # A plain HPA: these tests are about the cache, and need no KEDA in the cluster.
     scaling = {k: v for k, v in config["autoscaling"].items() if k != "keda"}
     stack.set_object("autoscaling", {**scaling, "mode": "hpa", "minReplicas": 1, "maxReplicas": 2})
     stack.set_object("keda", {"install": False})
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
-    set_prod_secrets(stack, "prefill")
+    for key, value in objects.items():
+        stack.set_object(key, value(config[key]) if callable(value) else value)
+    set_prod_secrets(stack, name)
     try:
         with deployed(stack):
             stack.up()
@@ -61,13 +67,24 @@ def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
         kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input_text=listed)
 
 
-def prefill_jobs() -> list[dict[str, Any]]:
-    return kube_get("job", NAMESPACE, selector=PREFILL_JOBS)
+@pytest.fixture(scope="module")
+def prefill(cli: Cli, project_dir: Path) -> Iterator[Stack]:
+    with prefilled_stack(cli, project_dir, "prefill", MODEL) as stack:
+        yield stack
+
+
+def prefill_jobs(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    return kube_get("job", namespace, selector=PREFILL_JOBS)
 
 
 def completed(job: dict[str, Any]) -> bool:
     conditions = {c["type"]: c["status"] for c in job["status"].get("conditions", [])}
     return conditions.get("Complete") == "True"
+
+
+def env_of(pod_owner: dict[str, Any]) -> dict[str, str | None]:
+    container = pod_owner["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
 
 
 def test_the_job_completed_before_the_deployment_was_created(prefill: Stack) -> None:
@@ -76,19 +93,20 @@ def test_the_job_completed_before_the_deployment_was_created(prefill: Stack) -> 
     deployment = kube_get("deployment", NAMESPACE, "tensorrt-llm")
     # RFC 3339 UTC timestamps of one clock compare as strings.
     assert job["status"]["completionTime"] <= deployment["metadata"]["creationTimestamp"]
-    env = {
-        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["MODEL_REVISION"] == MODEL["revision"]
+    assert env_of(job)["MODEL_REVISION"] == MODEL["revision"]
+
+
+def assert_up_runs_no_job_again(stack: Stack, jobs: Callable[[], list[dict[str, Any]]]) -> None:
+    """A second `pulumi up` of the same stack changes nothing and keeps each Job."""
+    before = [job["metadata"]["uid"] for job in jobs()]
+    result = stack.up()
+    assert [job["metadata"]["uid"] for job in jobs()] == before
+    changes = result.summary.resource_changes or {}
+    assert set(changes) <= {"same"}, changes
 
 
 def test_the_same_model_does_not_run_the_job_again(prefill: Stack) -> None:
-    (before,) = prefill_jobs()
-    result = prefill.up()
-    (after,) = prefill_jobs()
-    assert after["metadata"]["uid"] == before["metadata"]["uid"]
-    changes = result.summary.resource_changes or {}
-    assert set(changes) <= {"same"}, changes
+    assert_up_runs_no_job_again(prefill, prefill_jobs)
 
 
 def test_a_new_revision_runs_a_new_job(prefill: Stack) -> None:
@@ -98,7 +116,4 @@ def test_a_new_revision_runs_a_new_job(prefill: Stack) -> None:
     (after,) = prefill_jobs()
     assert after["metadata"]["name"] != before["metadata"]["name"]
     assert completed(after), after["status"]
-    env = {
-        e["name"]: e.get("value") for e in after["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["MODEL_REVISION"] == "2" * 40
+    assert env_of(after)["MODEL_REVISION"] == "2" * 40

@@ -81,6 +81,13 @@ def stack_with(
     return config, secret_keys
 
 
+def assert_runs(config: tuple[dict[str, str], list[str]]) -> ProgramRun:
+    """The program runs this config through without a config error."""
+    run = run_program(*config)
+    assert run.error is None, str(run.error)
+    return run
+
+
 def assert_refused(config: tuple[dict[str, str], list[str]], line: str) -> ConfigError:
     """The program stops on this config with `line` in its error, having registered nothing."""
     run = run_program(*config)

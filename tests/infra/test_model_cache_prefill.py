@@ -14,7 +14,7 @@ from infra.model_cache import CLAIM_TEMPLATE, JOB_TEMPLATE, prefill_manifests
 from infra.stack import load_stack
 from infra.values import offline_image_ref, render_stack
 from tests.chart.pod_security import violations
-from tests.infra.harness import assert_refused, run_program, stack_with
+from tests.infra.harness import assert_refused, assert_runs, run_program, stack_with
 from tests.infra.test_model_profiles import PROFILE, REVISION
 
 JOB = "kubernetes:batch/v1:Job"
@@ -43,9 +43,7 @@ def job_of(config: StackConfig, image_ref: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def run() -> Any:
-    run = run_program(*stack_with("prod", PREFILL, secrets=HF_TOKEN))
-    assert run.error is None, str(run.error)
-    return run
+    return assert_runs(stack_with("prod", PREFILL, secrets=HF_TOKEN))
 
 
 def test_the_release_waits_for_the_job_and_the_job_for_its_claim_and_token(run: Any) -> None:
@@ -89,8 +87,8 @@ def test_the_job_mounts_the_claim_the_server_mounts_and_reads_the_token(run: Any
     assert server_env["HF_HUB_OFFLINE"] == "1"
 
 
-def test_the_job_is_valid_and_passes_pod_security_restricted() -> None:
-    job = job_of(prefilled())
+def assert_restricted_cache_job(job: dict[str, Any]) -> None:
+    """A valid Job whose pod passes Pod Security restricted and is no server pod."""
     kubernetes_validate.validate(job, "1.31", strict=True)
     template = job["spec"]["template"]
     assert violations(template["metadata"], template["spec"]) == []
@@ -98,6 +96,10 @@ def test_the_job_is_valid_and_passes_pod_security_restricted() -> None:
     # Not a server pod: the Service, the PDB and the Deployment never select it.
     labels = template["metadata"]["labels"]
     assert not set(selector_labels("tensorrt-llm").items()) <= set(labels.items())
+
+
+def test_the_job_is_valid_and_passes_pod_security_restricted() -> None:
+    assert_restricted_cache_job(job_of(prefilled()))
 
 
 def test_only_the_job_pod_reaches_the_model_hub(run: Any) -> None:

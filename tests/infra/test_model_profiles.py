@@ -163,3 +163,17 @@ def test_tables_agree_with_the_upstream_matrix() -> None:
     assert smallest_fitting_tp(70.6, "fp8", h100, 8) == 2
     assert smallest_fitting_tp(70.6, "none", h100, 8) == 4
     assert smallest_fitting_tp(8, "none", h100, 8) == 1
+
+
+def test_the_load_floor_follows_the_assumed_speeds() -> None:
+    # 600 s cannot download 66 GiB at the assumed 0.1 GiB/s; at a measured 1 GiB/s it can.
+    measured = {"hubDownloadGibPerSecond": 1.0, "cacheReadGibPerSecond": 2.0}
+    run = run_program(
+        *prod_with({"modelLoadTimeoutSeconds": "600", "modelLoadAssumptions": measured})
+    )
+    assert run.error is None, str(run.error)
+    slow = {**measured, "engineStartSeconds": 600}
+    assert_refused(
+        prod_with({"modelLoadTimeoutSeconds": "600", "modelLoadAssumptions": slow}),
+        "modelLoadTimeoutSeconds: must be >= 699 to download and load 66 GiB",
+    )
