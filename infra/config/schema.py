@@ -367,8 +367,8 @@ class ModelLoadAssumptions(Group):
     cache_read_gib_per_second: float = Field(
         1.0,
         gt=0,
-        description="Assumed read speed of the model cache volume in GiB/s (the server's "
-        "load log shows yours).",
+        description="Assumed read speed of the model cache volume in GiB/s (the metric "
+        "trtllm_model_load_seconds shows your load time).",
     )
     hub_download_gib_per_second: float = Field(
         0.1,
