@@ -39,14 +39,14 @@ def local_model(path: str, revision: str | None) -> str:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if not constants.HF_HUB_OFFLINE:
+        return snapshot_download(path, revision=revision) if revision else path
     if Path(path).is_absolute():
         # A directory in the cache (a quantized checkpoint) that is not there yet.
         raise ModelNotCached(
             f"model directory {path} does not exist: the model cache quantize Job "
             "writes it before the release; check that Job"
         )
-    if not constants.HF_HUB_OFFLINE:
-        return snapshot_download(path, revision=revision) if revision else path
     try:
         return snapshot_download(path, revision=revision, local_files_only=True)
     except LocalEntryNotFoundError:

@@ -33,6 +33,13 @@ def test_a_cached_pinned_snapshot_is_loaded_from_its_directory(offline_cache: Pa
     assert Path(local_model("org/model", REVISION)) == snapshot
 
 
+def test_a_missing_quantized_directory_names_the_quantize_job(offline_cache: Path) -> None:
+    with pytest.raises(
+        ModelNotCached, match=r"quantized/0123456789 does not exist: .*quantize Job"
+    ):
+        local_model(str(offline_cache / "quantized" / "0123456789"), None)
+
+
 def test_a_missing_model_is_a_clear_error_not_a_download(offline_cache: Path) -> None:
     with pytest.raises(ModelNotCached, match=r"org/model@0123456789ab.* is not in the model cache"):
         local_model("org/model", REVISION)

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from huggingface_hub import constants
 
 from service import quantize as entry
 from service.quantize import MODELOPT_CONFIGS, QuantizeJob, calibration_file
@@ -118,11 +119,18 @@ def test_missing_calibration_text_is_one_line_naming_the_prefill_job(
 
 
 def test_a_model_the_cache_lacks_stops_before_loading_anything(
-    modelopt: Any, hf_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    modelopt: Any,
+    hf_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The Job runs with HF_HUB_OFFLINE=1: a missing checkpoint is never downloaded.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     missing = tmp_path / "not-there"
     assert entry.main(env_for(hf_home, missing)) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert modelopt.CALLS == []
 
 
 @pytest.mark.parametrize(
