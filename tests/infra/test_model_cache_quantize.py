@@ -144,12 +144,13 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "quota without the Job's GPUs": (
         quantize_with(quota={**QUOTA, "gpus": 8}),
-        "quota.gpus: must be >= 12 (2 pods x tensorParallelSize 4 + the quantize Job's 4 GPUs "
-        "while it runs), got 8",
+        "quota.gpus: must be >= 12 (8 of the serving pods + the quantize Job's 4 GPUs while "
+        "it runs), got 8",
     ),
     "quota without the Job's memory": (
         quantize_with(quota={**QUOTA, "memory": "260Gi"}),
-        "quota.memory: must hold 2 x 128Gi + the quantize Job's 32Gi while it runs",
+        "quota.memory: must hold the serving pods' requests + the quantize Job's 32Gi while "
+        "it runs, got 260Gi",
     ),
     "too big for one node": (
         quantize_with(model={**PLAIN_70B, "parametersBillions": 405}),
