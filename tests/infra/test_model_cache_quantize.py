@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from infra.config import StackConfig
 from infra.model_cache import QUANTIZE_TEMPLATE, prefill_manifests
 from infra.stack import load_stack
 from infra.values import offline_image_ref, render_stack
-from tests.infra.harness import assert_refused, assert_runs, stack_with
+from tests.infra.harness import PROJECT, assert_refused, assert_runs, stack_config, stack_with
 from tests.infra.test_model_cache_prefill import (
     HF_TOKEN,
     PREFILL,
@@ -169,3 +170,35 @@ def test_quantize_rules_name_the_key(case: str) -> None:
 
 def test_the_prod_stack_loads_its_defaults() -> None:
     assert load_stack("prod").model_cache_quantize is False
+
+
+def test_each_model_version_quantizes_its_own_revision_and_the_quota_holds_their_jobs() -> None:
+    config, _ = stack_config("multi")
+    models = json.loads(config[f"{PROJECT}:models"])
+    qwen, llama = models
+    qwen["model"]["revision"] = "a" * 40
+    llama["model"] = {**llama["model"], "quantization": "fp8", "parametersBillions": 8.0}
+    llama["modelCache"] = {"quantize": True}
+    cache = {**json.loads(config[f"{PROJECT}:modelCache"]), "prefill": True}
+    quota = json.loads(config[f"{PROJECT}:quota"])
+
+    def multi(gpus: int) -> tuple[dict[str, str], list[str]]:
+        changes = {"models": models, "modelCache": cache, "quota": {**quota, "gpus": gpus}}
+        return stack_with("multi", changes, secrets=HF_TOKEN)
+
+    # Serving 2 x TP2 + 2 + 1 pods while the two versions' Jobs hold one GPU each.
+    assert_refused(
+        multi(8),
+        "quota.gpus: must be >= 9 (7 of the serving pods + the quantize Job's 2 GPUs while "
+        "it runs), got 8",
+    )
+    jobs = {r.name: r.plain_all() for r in assert_runs(multi(9)).of_type(JOB)}
+    quantize = {name: job for name, job in jobs.items() if name.endswith("-quantize")}
+    assert sorted(quantize) == [
+        "model-cache-llama-8b-v1-quantize",
+        "model-cache-llama-8b-v2-quantize",
+    ]
+    revisions = {
+        env_of(job["spec"]["template"]["spec"])["MODEL_REVISION"] for job in quantize.values()
+    }
+    assert len(revisions) == 2
