@@ -14,12 +14,11 @@ Exit status: 0, or 2 when the stack file is missing or invalid.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from infra.config import ConfigError, StackConfig, StackFileError
+from infra.config import StackConfig
 from infra.image import build_args
-from infra.stack import USAGE_ERROR, load_stack, stack_error_line
+from infra.stack import BAD_STACK, load_stack, report_bad_stack, stack_tool_parser
 
 HEREDOC_DELIMITER = "EOF_BUILD_ARGS"
 
@@ -49,16 +48,11 @@ def github_output(values: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m infra.image_plan", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    args = parser.parse_args(argv)
+    args = stack_tool_parser("infra.image_plan", __doc__).parse_args(argv)
     try:
         config = load_stack(args.stack)
-    except (StackFileError, ConfigError) as error:
-        print(stack_error_line(args.stack, error), file=sys.stderr)
-        return USAGE_ERROR
+    except BAD_STACK as error:
+        return report_bad_stack(args.stack, error)
     sys.stdout.write(github_output(plan(config)))
     return 0
 

@@ -25,7 +25,6 @@ or invalid (its keys, or values the chart refuses).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,10 +34,9 @@ import helm_python
 import yaml
 
 from infra.chart import CHART_DIR, render_chart
-from infra.config import ConfigError, StackFileError
 from infra.offline import IMAGE_TYPE, RELEASE_TYPE, REPO_ROOT, Registration, engine_config
 from infra.offline import run_program as run_offline
-from infra.stack import USAGE_ERROR, load_stack, stack_error_line
+from infra.stack import BAD_STACK, load_stack, report_bad_stack, stack_tool_parser
 from infra.values import PLACEHOLDER_DIGEST, expected_cluster_apis
 
 RENDER_ERROR = 1
@@ -169,17 +167,13 @@ def as_stream(manifests: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m infra.render", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser = stack_tool_parser("infra.render", __doc__)
     parser.add_argument("--out", type=Path, help="write one file per object under DIR")
     args = parser.parse_args(argv)
     try:
         manifests = render_all(args.stack)
-    except (StackFileError, ConfigError) as error:
-        print(stack_error_line(args.stack, error), file=sys.stderr)
-        return USAGE_ERROR
+    except BAD_STACK as error:
+        return report_bad_stack(args.stack, error)
     except helm_python.HelmError as error:
         reason = " ".join(str(error).split())
         print(f"error: helm rejected stack {args.stack}: {reason}", file=sys.stderr)

@@ -8,6 +8,8 @@ any resource is registered, whether the config comes from the running Pulumi pro
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,12 +55,23 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackConfig:
 # Exit status of the offline tools (infra.render, infra.image_plan) for a stack file
 # that is missing, unreadable or invalid.
 USAGE_ERROR = 2
+BAD_STACK = (StackFileError, ConfigError)
 
 
-def stack_error_line(stack: str, error: StackFileError | ConfigError) -> str:
-    """The one line those tools print for such a stack (scripts and CI logs read it)."""
+def stack_tool_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of an offline tool that reads one stack file: `--stack S`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    return parser
+
+
+def report_bad_stack(stack: str, error: StackFileError | ConfigError) -> int:
+    """Print the one line those tools print for such a stack (scripts and CI logs read
+    it); returns their exit status."""
     if isinstance(error, ConfigError):
         # `pulumi up` shows the same issues one per line.
         problems = "; ".join(issue.line(project_name()) for issue in error.issues)
-        return f"error: invalid Pulumi.{stack}.yaml: {problems}"
-    return f"error: {error}"
+        print(f"error: invalid Pulumi.{stack}.yaml: {problems}", file=sys.stderr)
+    else:
+        print(f"error: {error}", file=sys.stderr)
+    return USAGE_ERROR
