@@ -8,13 +8,14 @@ import pulumi
 
 from infra.chart import service_port
 from infra.config.models import releases
-from infra.gpu import GpuDevicePlugin, GpuDevicePluginArgs
+from infra.gpu import GpuDevicePlugin, device_plugin_values
+from infra.helm import UpstreamChartArgs
 from infra.image import ServerImage, ServerImageArgs
-from infra.keda import Keda, KedaArgs
+from infra.keda import Keda
 from infra.model_cache import ModelCachePrefill, ModelCachePrefillArgs
 from infra.model_routes import ModelRoutes, ModelRoutesArgs
 from infra.namespace import ServerNamespace, ServerNamespaceArgs
-from infra.prometheus_adapter import PrometheusAdapter, PrometheusAdapterArgs
+from infra.prometheus_adapter import PrometheusAdapter, prometheus_adapter_values
 from infra.release import ServerRelease, ServerReleaseArgs, release_timeout_seconds
 from infra.service_secrets import ServerSecrets, ServerSecretsArgs
 from infra.stack import load
@@ -22,16 +23,28 @@ from infra.values import release_values
 
 config = load()
 
-# Cluster-wide add-ons the stack asks for.
+# Cluster-wide add-ons the stack asks for: each a pinned chart, its namespace and values.
 device_plugin = (
-    [GpuDevicePlugin("gpu", GpuDevicePluginArgs.for_stack(config))]
+    [
+        GpuDevicePlugin(
+            "gpu",
+            UpstreamChartArgs(config.gpu.device_plugin_namespace, device_plugin_values(config)),
+        )
+    ]
     if config.device_plugin_enabled
     else []
 )
 if config.prometheus_adapter.enabled:
-    PrometheusAdapter("prometheus-adapter", PrometheusAdapterArgs.for_stack(config))
+    PrometheusAdapter(
+        "prometheus-adapter",
+        UpstreamChartArgs(config.prometheus_adapter.namespace, prometheus_adapter_values(config)),
+    )
 # The chart's ScaledObject is rendered only where KEDA's CRD exists: KEDA comes first.
-keda = [Keda("keda", KedaArgs.for_stack(config))] if config.keda.install else []
+keda = (
+    [Keda("keda", UpstreamChartArgs(config.keda.namespace, values={}))]
+    if config.keda.install
+    else []
+)
 
 # The server: its namespace and Secrets, its image, then the chart with the image's digest.
 namespace = ServerNamespace("server-namespace", ServerNamespaceArgs.for_stack(config))

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import StackConfig
-from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
+from infra.helm import PinnedChart, UpstreamChart
 from infra.namespace import pod_security_labels
 
 DEVICE_PLUGIN_CHART = PinnedChart(
@@ -72,12 +72,6 @@ def device_plugin_values(config: StackConfig) -> dict[str, Any]:
         values["gfd"] = {"enabled": True}
         values["nfd"] = {"worker": {"tolerations": tolerations}}
     return values
-
-
-class GpuDevicePluginArgs(UpstreamChartArgs):
-    @classmethod
-    def for_stack(cls, config: StackConfig) -> GpuDevicePluginArgs:
-        return cls(config.gpu.device_plugin_namespace, device_plugin_values(config))
 
 
 class GpuDevicePlugin(UpstreamChart):

@@ -8,19 +8,12 @@ gets its own namespace; a cluster that already runs KEDA leaves keda.install off
 
 from __future__ import annotations
 
-from infra.config import StackConfig
-from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
+from infra.helm import PinnedChart, UpstreamChart
 from infra.namespace import pod_security_labels
 
 # kedacore/charts publishes chart versions equal to KEDA's release tags
 # (kedacore/keda v2.20.2, commit 68a5b5028f35b22d50597c69819ab32c4e92f21a).
 KEDA_CHART = PinnedChart(name="keda", version="2.20.2", repo="https://kedacore.github.io/charts")
-
-
-class KedaArgs(UpstreamChartArgs):
-    @classmethod
-    def for_stack(cls, config: StackConfig) -> KedaArgs:
-        return cls(config.keda.namespace, {})
 
 
 class Keda(UpstreamChart):

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from infra.config import StackConfig
-from infra.helm import PinnedChart, UpstreamChart, UpstreamChartArgs
+from infra.helm import PinnedChart, UpstreamChart
 from service.metric_names import REQUESTS_WAITING
 
 PROMETHEUS_ADAPTER_CHART = PinnedChart(
@@ -46,12 +46,6 @@ def prometheus_adapter_values(config: StackConfig) -> dict[str, Any]:
         # The default rules expose hundreds of metrics nobody scales on.
         "rules": {"default": False, "custom": [rule]},
     }
-
-
-class PrometheusAdapterArgs(UpstreamChartArgs):
-    @classmethod
-    def for_stack(cls, config: StackConfig) -> PrometheusAdapterArgs:
-        return cls(config.prometheus_adapter.namespace, prometheus_adapter_values(config))
 
 
 class PrometheusAdapter(UpstreamChart):
