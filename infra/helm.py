@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.component import ComponentOpts
+
 
 @dataclass(frozen=True)
 class PinnedChart:
@@ -43,9 +45,7 @@ class UpstreamChart(pulumi.ComponentResource):
 
     release_status: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: UpstreamChartArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: UpstreamChartArgs, opts: ComponentOpts = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         chart = self.CHART
         child = pulumi.ResourceOptions(parent=self)

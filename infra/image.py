@@ -14,6 +14,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from infra.component import ComponentOpts
 from infra.config import StackConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,9 +99,7 @@ class ServerImage(pulumi.ComponentResource):
 
     image_ref: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ServerImageArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServerImageArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ServerImage", name, None, opts)
         if args.build is None:
             self.image_ref = pulumi.Output.from_input(args.ref or "")

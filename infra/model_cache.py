@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from infra.chart import chart_default, render_chart
+from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.values import chart_values, expected_cluster_apis
 
@@ -85,9 +86,7 @@ class ModelCachePrefill(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ModelCachePrefillArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ModelCachePrefillArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ModelCachePrefill", name, None, opts)
         depends = list(opts.depends_on or []) if opts and opts.depends_on else []
         child = pulumi.ResourceOptions(parent=self, depends_on=depends)

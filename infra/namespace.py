@@ -33,6 +33,7 @@ from infra.chart import (
     prefill_pod_labels,
     selector_labels,
 )
+from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.config.models import releases
 from infra.config.schema import LimitRangeConfig
@@ -234,9 +235,7 @@ class ServerNamespace(pulumi.ComponentResource):
 
     name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ServerNamespaceArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServerNamespaceArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ServerNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.chart import chart_digest, chart_path_for_helm
+from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.helm import release_status
 
@@ -39,9 +40,7 @@ class ServerRelease(pulumi.ComponentResource):
     release_name: pulumi.Output[str]
     release_status: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ServerReleaseArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServerReleaseArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ServerRelease", name, None, opts)
         # The Python SDK does not hand a component's depends_on to its children; the
         # Release records them itself, so install and destroy both keep the order.

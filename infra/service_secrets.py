@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.component import ComponentOpts
 from infra.config import SecretValue, StackConfig
 
 # Keys inside the Secrets: the server's environment variable names (service/settings.py
@@ -91,9 +92,7 @@ class ServerSecrets(pulumi.ComponentResource):
 
     names: SecretNames
 
-    def __init__(
-        self, name: str, args: ServerSecretsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServerSecretsArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ServerSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.names = args.names
