@@ -17,16 +17,16 @@ benchmark.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from benchmarks.servers import reference_server_parser, run_reference_server
 
 DEFAULT_BODY: dict[str, Any] = {
     "id": "cmpl-bare",
@@ -67,6 +67,10 @@ async def _sse(tokens: int, itl_s: float) -> AsyncIterator[str]:
 def create_app(body: dict[str, Any], engine_ms: float = 0.0, itl_ms: float = 10.0) -> FastAPI:
     app = FastAPI()
 
+    @app.get("/health/ready")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
     @app.post("/generate")
     async def generate(request: Request) -> JSONResponse:
         payload = await request.json()
@@ -83,24 +87,17 @@ def create_app(body: dict[str, Any], engine_ms: float = 0.0, itl_ms: float = 10.
             return StreamingResponse(_sse(tokens, itl_ms / 1000), media_type="text/event-stream")
         return JSONResponse(body)
 
-    @app.get("/health/ready")
-    async def ready() -> dict[str, str]:
-        return {"status": "ready"}
-
     return app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser = reference_server_parser(__doc__)
     parser.add_argument("--body-file", type=Path, help="JSON body to return")
     parser.add_argument("--engine-ms", type=float, default=0.0, help="/generate's wait")
     parser.add_argument("--itl-ms", type=float, default=10.0, help="gap between SSE events")
     args = parser.parse_args()
     body = json.loads(args.body_file.read_text()) if args.body_file else DEFAULT_BODY
-    app = create_app(body, args.engine_ms, args.itl_ms)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    run_reference_server(create_app(body, args.engine_ms, args.itl_ms), args)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ them. The engine is a sleep of the same length as our simulated engine's work.
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
+
+from benchmarks.servers import reference_server_parser, run_reference_server
 
 
 class GenerationRequest(BaseModel):
@@ -54,12 +54,10 @@ def create_app(engine_ms: float) -> FastAPI:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser = reference_server_parser(__doc__)
     parser.add_argument("--engine-ms", type=float, default=200.0)
     args = parser.parse_args()
-    uvicorn.run(create_app(args.engine_ms), host=args.host, port=args.port, log_level="warning")
+    run_reference_server(create_app(args.engine_ms), args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -14,6 +15,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -33,6 +37,19 @@ class Server:
     # Everything the server printed, stdout and stderr.
     log: Path
     process: subprocess.Popen[bytes]
+
+
+def reference_server_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The command line of a reference server (bare_server, guide_server): where it
+    listens, as `serve` starts it (--port)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, required=True)
+    return parser
+
+
+def run_reference_server(app: Any, args: argparse.Namespace) -> None:
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 class ServerStartError(RuntimeError):
