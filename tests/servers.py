@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from benchmarks.servers import Server, serve
 from service.app import create_app
 from service.engines.base import Engine
@@ -52,6 +54,16 @@ def wait_until(condition: object, timeout: float = 10.0, interval: float = 0.02)
             return True
         time.sleep(interval)
     return False
+
+
+@contextlib.contextmanager
+def ready_client(settings: Settings, engine: Engine | None = None) -> Iterator[TestClient]:
+    """The app in-process (TestClient runs its lifespan), once its engine has loaded;
+    `client.app.state.runtime` is its Runtime."""
+    app = create_app(settings, engine)
+    with TestClient(app) as client:
+        assert wait_until(lambda: app.state.runtime.phase == "ready")
+        yield client
 
 
 @contextlib.contextmanager

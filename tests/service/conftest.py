@@ -7,16 +7,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from tests.servers import ThreadServer, fast_settings, thread_server, wait_until
+from tests.servers import ThreadServer, fast_settings, ready_client, thread_server
 
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     """In-process app on the zero-delay simulated engine, loaded and ready."""
-    app = create_app(fast_settings())
-    with TestClient(app) as test_client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings()) as test_client:
         yield test_client
 
 

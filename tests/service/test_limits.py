@@ -10,9 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.metric_names import REQUESTS_WAITING
-from tests.servers import fast_settings, thread_server, wait_until
+from tests.servers import fast_settings, ready_client, thread_server, wait_until
 
 
 @pytest.fixture
@@ -25,9 +24,7 @@ def strict() -> Iterator[TestClient]:
         max_logit_bias_entries=2,
         max_echoed_chars=9,  # "simulated" fits
     )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(settings) as client:
         yield client
 
 

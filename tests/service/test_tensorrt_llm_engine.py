@@ -286,15 +286,10 @@ def engine_for(model_dir: Path, **overrides: Any) -> TensorRTLLMEngine:
 @contextlib.contextmanager
 def served(model_dir: Path) -> Iterator[tuple[Any, Any]]:
     """The app on a TensorRT-LLM engine over the fake, loaded: (TestClient, app)."""
-    from fastapi.testclient import TestClient
+    from tests.servers import fast_settings, ready_client
 
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
-        yield client, app
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        yield client, client.app
 
 
 def request(prompt: str = "tell me a story", **overrides: Any) -> GenerationRequest:
@@ -527,22 +522,18 @@ async def test_worker_refusing_a_prompt_for_its_window_is_prompt_too_long(
 def test_prompt_longer_than_the_window_is_a_400_context_length_exceeded(
     fake: ModuleType, model_dir: Path
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, ready_client
 
     fake.llmapi.BEHAVIOUR.max_seq_len = 16
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        runtime = client.app.state.runtime
         prompt = " ".join(["hi"] * 20)
         response = client.post(
             "/v1/completions", json={"model": str(model_dir), "prompt": prompt, "max_tokens": 2}
         )
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "context_length_exceeded"
-        assert app.state.runtime.phase == "ready"
+        assert runtime.phase == "ready"
 
 
 async def test_load_without_the_package_says_which_image(
@@ -645,19 +636,15 @@ async def test_seed_is_refused_because_the_pytorch_sampler_ignores_it(
 
 
 def test_a_seeded_request_is_a_400_naming_seed(fake: ModuleType, model_dir: Path) -> None:
-    from fastapi.testclient import TestClient
+    from tests.servers import fast_settings, ready_client
 
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        runtime = client.app.state.runtime
         body = {"model": str(model_dir), "prompt": "hi", "max_tokens": 2, "seed": 1}
         response = client.post("/v1/completions", json=body)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["param"] == "seed"
-        assert app.state.runtime.engine._llm.generate_calls == []
+        assert runtime.engine._llm.generate_calls == []
 
 
 async def test_bad_max_tokens_is_refused(fake: ModuleType, model_dir: Path) -> None:
@@ -838,15 +825,11 @@ def test_chat_prompts_are_tokenized_without_added_special_tokens(
     fake: ModuleType, model_dir: Path
 ) -> None:
     """As trtllm-serve: the template decides the special tokens, even when it writes none."""
-    from fastapi.testclient import TestClient
+    from tests.servers import fast_settings, ready_client
 
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
-        llm = app.state.runtime.engine._llm
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        runtime = client.app.state.runtime
+        llm = runtime.engine._llm
         hf = llm.tokenizer.tokenizer
         hf.chat_template = (
             "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
@@ -1003,23 +986,19 @@ def test_liveness_fails_and_the_metric_shows_a_hung_executor(
 ) -> None:
     import threading as _threading
 
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
     from service.metric_names import ENGINE_STALL_SECONDS
-    from tests.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, ready_client, wait_until
 
     fake.llmapi.BEHAVIOUR.hang_after_steps = 1
-    app = create_app(fast_settings(), engine_for(model_dir, stall_seconds=0.3))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings(), engine_for(model_dir, stall_seconds=0.3)) as client:
+        runtime = client.app.state.runtime
         assert client.get("/health/live").status_code == 200
         body = {"model": str(model_dir), "prompt": "hi", "max_tokens": 5, "stream": True}
         hung = _threading.Thread(
             target=lambda: client.post("/v1/completions", json=body), daemon=True
         )
         hung.start()
-        engine = app.state.runtime.engine
+        engine = runtime.engine
         assert wait_until(lambda: engine.stalled_seconds() > 0.3)
         live = client.get("/health/live")
         assert live.status_code == 503
@@ -1034,16 +1013,12 @@ def test_liveness_fails_and_the_metric_shows_a_hung_executor(
 
 
 def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -> None:
-    from fastapi.testclient import TestClient
+    from tests.servers import fast_settings, ready_client
 
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        runtime = client.app.state.runtime
         assert client.get("/health/live").status_code == 200
-        app.state.runtime.engine._llm._executor.worker_died(RuntimeError("NCCL error"))
+        runtime.engine._llm._executor.worker_died(RuntimeError("NCCL error"))
         reason = "engine stopped serving: the TensorRT-LLM executor reported a fatal error"
         live = client.get("/health/live")
         assert (live.status_code, live.json()) == (503, {"status": "failed", "reason": reason})
@@ -1054,15 +1029,11 @@ def test_probes_fail_when_the_executor_dies(fake: ModuleType, model_dir: Path) -
 def test_a_request_upstream_rejects_is_a_400_not_a_500(
     fake: ModuleType, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fastapi.testclient import TestClient
+    from tests.servers import fast_settings, ready_client
 
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
-
-    app = create_app(fast_settings(), engine_for(model_dir))
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
-        llm = app.state.runtime.engine._llm
+    with ready_client(fast_settings(), engine_for(model_dir)) as client:
+        runtime = client.app.state.runtime
+        llm = runtime.engine._llm
 
         def refuse(*args: object, **kwargs: object) -> None:
             raise ValueError("guided decoding is not enabled")
@@ -1075,7 +1046,7 @@ def test_a_request_upstream_rejects_is_a_400_not_a_500(
         error = response.json()["error"]
         assert error["code"] == "invalid_request"
         assert "guided decoding is not enabled" in error["message"]
-        assert app.state.runtime.admission.in_flight == 0
+        assert runtime.admission.in_flight == 0
 
 
 async def test_engine_is_unusable_before_load(model_dir: Path) -> None:
@@ -1263,16 +1234,11 @@ async def test_a_stop_token_id_ends_the_stream_without_the_token(
 def test_response_format_becomes_guided_decoding_when_a_backend_is_set(
     fake: ModuleType, model_dir: Path
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-    from tests.servers import fast_settings, wait_until
+    from tests.servers import fast_settings, ready_client
 
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     engine = engine_for(model_dir, engine_options={"guided_decoding_backend": "xgrammar"})
-    app = create_app(fast_settings(), engine)
-    with TestClient(app) as client:
-        assert wait_until(lambda: app.state.runtime.phase == "ready")
+    with ready_client(fast_settings(), engine) as client:
         messages = [{"role": "user", "content": "hi"}]
         for response_format, expected in [
             ({"type": "json_object"}, fake.sampling_params.GuidedDecodingParams(json_object=True)),
