@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from infra.keda import KEDA_CHART
+from infra.stack import load_stack
+from infra.values import render_stack
 
 # The Gateway API release whose standard-channel CRDs the cluster is expected to run.
 GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
@@ -108,3 +110,17 @@ def inference_pool_crd() -> dict[str, Any]:
 def ecosystem_crds() -> list[dict[str, Any]]:
     """Every CRD a stack with autoscaling.mode keda and routing.mode inferencePool needs."""
     return [*(module_crd(*key) for key in MODULE_CRDS), inference_pool_crd()]
+
+
+def inference_stack() -> tuple[str, list[dict[str, Any]]]:
+    """The prod stack moved to routing.mode inferencePool (the README's example, ingress
+    off): its namespace and every object its chart renders."""
+    config = load_stack("prod")
+    config = config.model_copy(
+        update={
+            "routing": config.routing.model_copy(update={"mode": "inferencePool"}),
+            "ingress": config.ingress.model_copy(update={"enabled": False}),
+        }
+    )
+    objects = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
+    return config.namespace, objects

@@ -24,7 +24,13 @@ from infra.model_routes import HTTP_ROUTE_API, model_route_spec
 from infra.stack import load_stack
 from infra.values import offline_image_ref, release_values, render_stack
 from tests.chart.rendering import Rendered
-from tests.crds import MODULE_CRDS, ModuleUnavailable, inference_pool_schema, module_crd
+from tests.crds import (
+    MODULE_CRDS,
+    ModuleUnavailable,
+    inference_pool_schema,
+    inference_stack,
+    module_crd,
+)
 
 
 def _module_crd(api_version: str, kind: str) -> dict[str, Any]:
@@ -93,14 +99,7 @@ def test_every_rendered_custom_resource_matches_its_crd(rendered: dict[str, Rend
 
 def test_prod_with_the_inference_stack_matches_the_crds() -> None:
     """The prod stack moved to routing.mode inferencePool, as the README shows it."""
-    config = load_stack("prod")
-    config = config.model_copy(
-        update={
-            "routing": config.routing.model_copy(update={"mode": "inferencePool"}),
-            "ingress": config.ingress.model_copy(update={"enabled": False}),
-        }
-    )
-    objects = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
+    _, objects = inference_stack()
     found = _custom_resources(objects)
     assert {o["kind"] for o in found} == {"ScaledObject", "InferencePool", "HTTPRoute"}
     for obj in found:

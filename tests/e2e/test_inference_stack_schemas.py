@@ -13,11 +13,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
 from infra.stack import load_stack
-from infra.values import render_stack
-from tests.crds import ecosystem_crds
+from tests.crds import ecosystem_crds, inference_stack
 from tests.e2e.harness import install_crds, kubectl_run
 
 
@@ -38,16 +36,9 @@ def crds() -> Iterator[list[dict]]:
 
 
 def inference_stack_objects() -> tuple[str, list[dict]]:
-    config = load_stack("prod")
-    config = config.model_copy(
-        update={
-            "routing": config.routing.model_copy(update={"mode": "inferencePool"}),
-            "ingress": config.ingress.model_copy(update={"enabled": False}),
-        }
-    )
-    docs = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
+    namespace, docs = inference_stack()
     # The Prometheus Operator's CRDs are not part of this check (and not installed here).
-    return config.namespace, [d for d in docs if not d["apiVersion"].startswith("monitoring.")]
+    return namespace, [d for d in docs if not d["apiVersion"].startswith("monitoring.")]
 
 
 def test_the_api_server_accepts_every_object_of_the_inference_stack(namespace: str) -> None:
