@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -303,6 +303,7 @@ _TEXT_MARK = f"<{uuid.uuid4().hex}>"
 _TEXT_MARK_JSON = to_json(_TEXT_MARK)
 
 
+@dataclass
 class _ChunkEvents:
     """Engine chunk -> encoded SSE event, or None for a chunk with nothing to say.
 
@@ -313,18 +314,11 @@ class _ChunkEvents:
     The bytes are the same either way.
     """
 
-    def __init__(
-        self,
-        reply: _Reply,
-        envelope: type[CompletionResponse | ChatCompletionChunk],
-        chunk_choice: ChunkChoice,
-        text_choice: TextChoice,
-    ) -> None:
-        self._reply = reply
-        self._envelope = envelope
-        self._chunk_choice = chunk_choice
-        self._text_choice = text_choice
-        self._templates: dict[int, tuple[bytes, bytes] | None] = {}
+    reply: _Reply
+    envelope: type[CompletionResponse | ChatCompletionChunk]
+    chunk_choice: ChunkChoice
+    text_choice: TextChoice
+    templates: dict[int, tuple[bytes, bytes] | None] = field(default_factory=dict, init=False)
 
     def __call__(self, index: int, chunk: GenerationChunk, first: bool) -> bytes | None:
         if not first and chunk.text and chunk.finish_reason is None and chunk.logprobs is None:
@@ -332,17 +326,17 @@ class _ChunkEvents:
             if template is not None:
                 head, tail = template
                 return b"".join((head, to_json(chunk.text), tail))
-        choice = self._chunk_choice(index, chunk, first)
+        choice = self.chunk_choice(index, chunk, first)
         if choice is None:
             return None
-        return _event(self._reply.body(self._envelope, [choice]))
+        return _event(self.reply.body(self.envelope, [choice]))
 
     def _template(self, index: int) -> tuple[bytes, bytes] | None:
-        if index not in self._templates:
-            marked = self._reply.body(self._envelope, [self._text_choice(index, _TEXT_MARK)])
+        if index not in self.templates:
+            marked = self.reply.body(self.envelope, [self.text_choice(index, _TEXT_MARK)])
             parts = _event(marked).split(_TEXT_MARK_JSON)
-            self._templates[index] = (parts[0], parts[1]) if len(parts) == 2 else None
-        return self._templates[index]
+            self.templates[index] = (parts[0], parts[1]) if len(parts) == 2 else None
+        return self.templates[index]
 
 
 async def _events(
