@@ -158,3 +158,21 @@ def test_fan_out_queues_by_its_sequences_and_shows_as_waiting() -> None:
         assert first.result().status_code == 200
         assert second.result().status_code == 200
         assert wait_until(lambda: live.runtime.admission.in_flight == 0)
+
+
+@pytest.mark.parametrize(
+    ("logit_bias", "message"),
+    [
+        ({"abc": 1}, "logit_bias.abc: Input should be a valid integer"),
+        ({"-1": 1}, "logit_bias.-1: Input should be greater than or equal to 0"),
+        ({"1": 101}, "logit_bias.1: Input should be less than or equal to 100"),
+    ],
+)
+def test_logit_bias_takes_token_ids_and_openais_range(
+    client: TestClient, logit_bias: dict[str, float], message: str
+) -> None:
+    body = {"model": "simulated", "prompt": "x", "logit_bias": logit_bias}
+    response = client.post("/v1/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "logit_bias"
+    assert response.json()["error"]["message"].startswith(message)
