@@ -25,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.chart import chart_default
+from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.config.models import Release
 
@@ -112,9 +113,7 @@ class ModelRoutesArgs:
 class ModelRoutes(pulumi.ComponentResource):
     """The HTTPRoute that sends each model's requests to its versions' pools."""
 
-    def __init__(
-        self, name: str, args: ModelRoutesArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ModelRoutesArgs, opts: ComponentOpts = None) -> None:
         super().__init__("tensorrt-llm:index:ModelRoutes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
         k8s.apiextensions.CustomResource(
