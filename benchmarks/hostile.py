@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results_md import RESULTS_DIR
 from benchmarks.servers import HOST, serve
 
-HERE = Path(__file__).resolve().parent
 ANSWER_TARGET_S = 1.0
 RSS_TARGET_MB = 100.0
 PROBE_TARGET_MS = 250.0
@@ -361,7 +361,7 @@ def attacks(port: int) -> Iterator[tuple[str, Callable[[Attack], None]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hostile", description=__doc__)
-    parser.add_argument("--out", type=Path, default=HERE, help="where results go")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     args = parser.parse_args(argv)
     results: list[Attack] = []
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")

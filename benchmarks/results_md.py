@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# Where RESULTS.md and the JSON each benchmark writes for it live.
+RESULTS_DIR = Path(__file__).resolve().parent
 VERDICT = {True: "**pass**", False: "**FAIL**", None: "reference"}
 
 

@@ -28,10 +28,8 @@ from typing import Any
 
 from benchmarks import machine
 from benchmarks.load.measure import percentile
-from benchmarks.results_md import load_efficiency, render_markdown
+from benchmarks.results_md import RESULTS_DIR, load_efficiency, render_markdown
 from benchmarks.servers import REPO, Server, serve
-
-HERE = Path(__file__).resolve().parent
 
 # Benchmark 1: engine time = TTFT + (tokens - 1) x ITL = 20 + 18 x 10 = 200 ms.
 CONCURRENCY_USERS = 64
@@ -564,7 +562,7 @@ BENCHMARKS: dict[str, Callable[[Outcome, Path, argparse.Namespace], None]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--out", type=Path, default=HERE, help="where results go")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of benchmarks 1 and 2")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per timed round")
     parser.add_argument("--stream-requests", type=int, default=3, help="streams per user")
