@@ -15,6 +15,12 @@
   inferencePool: the gateway namespaces to the endpoint picker's ext-proc port, the
   picker to the server port (it scrapes /metrics) and to the Kubernetes API, and
   Prometheus to the picker's metrics. Nothing else.
+- With spot capacity, the spot pods' PriorityClass: cluster-scoped, so the program makes
+  it (one per namespace, for every release in it) rather than the chart. It sits below
+  the default priority and never preempts: a pending spot pod evicts nothing and other
+  workloads win a contested spot node. Pod Security admission ignores priority classes
+  and the quota has no priority scope, so it counts spot pods like the floor's (the
+  config rules size it for floor + spot burst + surge).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.config.models import releases
 from infra.config.schema import LimitRangeConfig
+from infra.config.spot import SPOT_PRIORITY_VALUE
+from infra.values import spot_priority_class_name
 
 # enforce is pinned to the oldest Kubernetes the chart supports, so a cluster upgrade
 # never starts rejecting pods; audit and warn follow the newest rules, so what a future
@@ -219,6 +227,7 @@ class ServerNamespaceArgs:
     quota_hard: dict[str, str] | None  # None: no ResourceQuota
     container_defaults: LimitRangeConfig
     network_policies: dict[str, Spec]  # by object name
+    spot_priority_class: str | None = None  # None: no spot pods
 
     @classmethod
     def for_stack(cls, config: StackConfig) -> ServerNamespaceArgs:
@@ -227,6 +236,7 @@ class ServerNamespaceArgs:
             quota_hard=quota_hard(config) if config.quota.enabled else None,
             container_defaults=config.limit_range,
             network_policies=network_policy_specs(config) if config.network_policy.enabled else {},
+            spot_priority_class=spot_priority_class_name(config) if config.spot.enabled else None,
         )
 
 
@@ -279,5 +289,15 @@ class ServerNamespace(pulumi.ComponentResource):
         for policy_name, spec in args.network_policies.items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy_name}", metadata=metadata(policy_name), spec=spec, opts=child
+            )
+        if args.spot_priority_class is not None:
+            k8s.scheduling.v1.PriorityClass(
+                f"{name}-spot-priority",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=args.spot_priority_class),
+                value=SPOT_PRIORITY_VALUE,
+                preemption_policy="Never",
+                global_default=False,
+                description="Spot server pods: below the default priority, never preempting.",
+                opts=child,
             )
         self.register_outputs({"name": self.name})

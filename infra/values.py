@@ -22,6 +22,7 @@ from infra.chart import render_chart
 from infra.config import ConfigIssue, StackConfig
 from infra.config.models import Release, expand, for_release
 from infra.config.schema import ModelConfig
+from infra.config.spot import SPOT_CONVENTIONS
 from infra.image import parse_image_ref
 from infra.service_secrets import API_KEYS_KEY, HF_TOKEN_KEY, secret_names
 
@@ -87,6 +88,24 @@ def _routing_values(config: StackConfig) -> dict[str, Any]:
     }
 
 
+def spot_priority_class_name(config: StackConfig) -> str:
+    """The PriorityClass of the stack's spot pods (cluster-scoped: named after the namespace)."""
+    return f"{config.namespace}-spot"
+
+
+def _spot_values(config: StackConfig) -> dict[str, Any]:
+    spot = config.spot
+    convention = SPOT_CONVENTIONS.get(spot.provider or "")
+    return {
+        "enabled": True,
+        "onDemandReplicas": spot.on_demand_replicas,
+        # Without a provider the chart's own rule names what is missing.
+        "nodeLabels": convention.node_labels() if convention else [],
+        "tolerations": convention.tolerations() if convention else [],
+        "priorityClassName": spot_priority_class_name(config),
+    }
+
+
 def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str, Any]:
     """The chart values for a stack; keys left out keep the chart's defaults.
 
@@ -137,6 +156,9 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
         "ingress": _ingress_values(config),
         "routing": _routing_values(config),
     }
+    if config.spot.enabled:
+        # Left out when off, so a stack without spot previews no change from this key.
+        values["spot"] = _spot_values(config)
     if config.gpu.enabled:
         values["nodeSelector"] = dict(config.gpu.node_selector)
         values["tolerations"] = list(config.gpu.tolerations)
@@ -246,6 +268,9 @@ _STACK_KEY_OF_CHART_PATH = {
     "secrets.hfToken": "hfToken",
     "secrets.apiKeys": "apiKeys",
     "nodeSelector": "gpu.nodeSelector",
+    "spot.nodeLabels": "spot.provider",
+    "spot.tolerations": "spot.provider",
+    "spot.priorityClassName": "spot.enabled",
     "tolerations": "gpu.tolerations",
     "probes.startup": "modelLoadTimeoutSeconds",
     "modelCache.prefillJob.activeDeadlineSeconds": "modelLoadTimeoutSeconds",

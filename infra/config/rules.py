@@ -76,6 +76,8 @@ def release_rules(c: StackConfig) -> list[ConfigIssue]:
             bad("autoscaling.minReplicas", "required when autoscaling.enabled", None)
         if scaling.max_replicas is None:
             bad("autoscaling.maxReplicas", "required when autoscaling.enabled", None)
+    if c.spot.enabled and not c.gpu.enabled:
+        bad("spot.enabled", "needs gpu.enabled: spot capacity is for GPU node pools", True)
     return issues + _profile_rules(c) + _quantize_rules(c)
 
 
@@ -162,8 +164,7 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
 
     def why(unit: str) -> str:
         parts = [
-            f"{r.max_pods} pods + {r.rollout_surge} rollout surge{unit.format(r=r)}"
-            for r in releases
+            f"{_pods(r)} + {r.rollout_surge} rollout surge{unit.format(r=r)}" for r in releases
         ]
         if len(releases) == 1:
             return parts[0]
@@ -271,6 +272,14 @@ def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[Con
                 )
             )
     return issues
+
+
+def _pods(c: StackConfig) -> str:
+    """A release's most pods, split into floor and spot burst where it has one."""
+    if not c.spot.enabled:
+        return f"{c.max_pods} pods"
+    floor = c.spot.on_demand_replicas
+    return f"{floor} on-demand + {c.max_pods - floor} spot pods"
 
 
 def _request(c: StackConfig, name: str) -> str | None:

@@ -36,6 +36,7 @@ from infra.config.hardware import (
     QUANTIZATIONS,
     smallest_fitting_tp,
 )
+from infra.config.spot import SPOT_CONVENTIONS
 from infra.config.types import (
     Cidr,
     DnsLabel,
@@ -49,6 +50,7 @@ from infra.config.types import (
 
 Quantization = Literal[tuple(QUANTIZATIONS)]  # type: ignore[valid-type]
 KvCacheDtype = Literal[tuple(KV_CACHE_DTYPES)]  # type: ignore[valid-type]
+SpotProvider = Literal[tuple(SPOT_CONVENTIONS)]  # type: ignore[valid-type]
 
 # Config keys whose values are secrets: set with `pulumi config set --secret KEY`.
 SECRET_KEYS = ("registryPassword", "hfToken", "apiKeys")
@@ -259,6 +261,23 @@ class AutoscalingConfig(Group):
         None, ge=0, description="Seconds of lower demand before scaling down."
     )
     keda: KedaScalerConfig = group(KedaScalerConfig, "KEDA ScaledObject (mode keda).")
+
+
+class SpotConfig(Group):
+    enabled: bool = Field(
+        False, description="Run the replicas above the on-demand floor on spot GPU nodes."
+    )
+    provider: SpotProvider | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Whose spot node label and taint to use: gke, eks, karpenter or aks "
+        "(README: Spot GPUs); required when enabled.",
+    )
+    on_demand_replicas: int = Field(
+        1,
+        ge=0,
+        description="The floor: pods that never run on spot (counted in replicas or "
+        "autoscaling.minReplicas/maxReplicas).",
+    )
 
 
 class KedaConfig(Group):
@@ -480,6 +499,7 @@ class StackConfig(Group):
     request_defaults: RequestDefaultsConfig = group(RequestDefaultsConfig, "Request defaults.")
     simulated: SimulatedConfig = group(SimulatedConfig, "Simulated engine timing.")
     autoscaling: AutoscalingConfig = group(AutoscalingConfig, "Horizontal pod autoscaling.")
+    spot: SpotConfig = group(SpotConfig, "Spot / preemptible GPU capacity above a floor.")
     keda: KedaConfig = group(KedaConfig, "KEDA installation.")
     routing: RoutingConfig = group(RoutingConfig, "How clients reach the pods.")
     rollout: RolloutConfig = group(RolloutConfig, "Rolling update.")
@@ -565,10 +585,16 @@ class StackConfig(Group):
         return self.replicas
 
     @property
+    def on_demand_max_pods(self) -> int:
+        """Most pods of the rolling (on-demand) Deployment: the floor with spot capacity."""
+        return self.spot.on_demand_replicas if self.spot.enabled else self.max_pods
+
+    @property
     def rollout_surge(self) -> int:
+        """Extra pods during a rollout; spot pods roll without surge (the chart's choice)."""
         surge = self.rollout.max_surge
         if surge is None:
-            surge = pods_of(chart_default("rollingUpdate.maxSurge"), self.max_pods)
+            surge = pods_of(chart_default("rollingUpdate.maxSurge"), self.on_demand_max_pods)
         return surge
 
     @property

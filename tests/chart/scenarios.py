@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.config.spot import SPOT_CONVENTIONS
 from infra.values import (
     INFERENCE_POOL_APIS,
     SCALED_OBJECT_API,
@@ -16,6 +17,15 @@ _PREFILL = {
     "model": {"path": "nvidia/Llama-3.1-8B-Instruct-FP8", "revision": "0" * 40},
     "secrets": {"hfToken": {"name": "hf-token"}},
     "modelCache": {"prefill": True},
+}
+
+GKE_SPOT = SPOT_CONVENTIONS["gke"]
+SPOT = {
+    "enabled": True,
+    "onDemandReplicas": 2,
+    "nodeLabels": GKE_SPOT.node_labels(),
+    "tolerations": GKE_SPOT.tolerations(),
+    "priorityClassName": "inference-spot",
 }
 
 SCENARIOS: dict[str, Scenario] = {
@@ -162,6 +172,15 @@ SCENARIOS: dict[str, Scenario] = {
         },
         api_versions=(SCALED_OBJECT_API,),
         why="KEDA ScaledObject on the queue gauge through the Prometheus scaler",
+    ),
+    "spot-burst": Scenario(
+        values={
+            "spot": SPOT,
+            "autoscaling": {"enabled": True, "mode": "keda", "minReplicas": 2, "maxReplicas": 6},
+            "modelCache": {"accessMode": "ReadWriteMany"},
+        },
+        api_versions=(SCALED_OBJECT_API,),
+        why="two on-demand pods plus up to four KEDA-scaled pods on GKE Spot VMs",
     ),
     "inference-pool": Scenario(
         values={

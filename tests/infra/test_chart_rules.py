@@ -28,6 +28,9 @@ def chart_rules() -> set[str]:
 
 GPU_TRANSFORMERS = {"engine": "transformers", "gpu": {"enabled": True}, "quota": BIG_QUOTA}
 SHARED_CLAIM_QUOTA = {**BIG_QUOTA, "gpus": 0}
+# Two GPU pods, the cache per pod: a spot burst of one above a floor of one.
+SPOT_GPU = {**GPU_TRANSFORMERS, "replicas": "2", "modelCache": {"type": "emptyDir"}}
+SPOT_GKE = {"enabled": True, "provider": "gke"}
 PREFILL_TRANSFORMERS = {
     "engine": "transformers",
     "model": {"path": "org/model", "revision": "abc"},
@@ -90,6 +93,22 @@ REACHED: dict[str, tuple[dict[str, Any], str]] = {
     "modelCache.quantize: needs": (
         {**PREFILL_TRANSFORMERS, "modelCache": {"type": "pvc", "quantize": True}},
         "modelCache.quantize: needs modelCache.prefill",
+    ),
+    "spot.nodeLabels: at": (
+        {**SPOT_GPU, "spot": {"enabled": True}},
+        "spot.provider: chart value spot.nodeLabels: at least one spot node label is needed",
+    ),
+    "spot.onDemandReplicas: %d": (
+        {**SPOT_GPU, "spot": {**SPOT_GKE, "onDemandReplicas": 2}},
+        "spot.onDemandReplicas: 2 leaves no spot replicas; it must be below replicaCount 2",
+    ),
+    "autoscaling.minReplicas: %d": (
+        {
+            **SPOT_GPU,
+            "spot": {**SPOT_GKE, "onDemandReplicas": 1},
+            "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3},
+        },
+        "autoscaling.minReplicas: 1 must exceed spot.onDemandReplicas in mode hpa",
     ),
     "ingress.hosts: at": (
         {"ingress": {"enabled": True}},

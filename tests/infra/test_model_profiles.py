@@ -24,11 +24,12 @@ FP8_70B = {
     "preQuantized": True,
     "parametersBillions": 70.6,
 }
-# prod with a 70B FP8 profile on H100 x TP4: two pods fill the 8-GPU quota.
+# prod with a 70B FP8 profile on H100 x TP4: one on-demand and one spot pod.
 PROFILE = {
     "model": FP8_70B,
     "tensorParallelSize": "4",
-    "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2},
+    "autoscaling": {"enabled": True, "mode": "keda", "minReplicas": 1, "maxReplicas": 2},
+    "spot": {"enabled": True, "provider": "gke", "onDemandReplicas": 1},
 }
 
 

@@ -103,9 +103,11 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
 
 
 def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
-    (deployment,) = [
-        d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == config.release_name
-    ]
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    # The autoscaler scales the spot Deployment where there is one, else the server's.
+    scaled_name = f"{config.release_name}-spot" if config.spot.enabled else config.release_name
+    assert scaled_name in deployments, sorted(deployments)
+    deployment = deployments[config.release_name]
     assert deployment["metadata"]["namespace"] == config.namespace
     assert deployment["spec"]["selector"]["matchLabels"] == selector_labels(config.release_name)
     pod = deployment["spec"]["template"]["spec"]
@@ -129,7 +131,7 @@ def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
         (scaled,) = of_kind(docs, "ScaledObject")
         queries = [t["metadata"]["query"] for t in scaled["spec"]["triggers"]]
         assert any(REQUESTS_WAITING in q for q in queries)
-        assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+        assert scaled["spec"]["scaleTargetRef"]["name"] == scaled_name
     elif config.autoscaling.enabled:
         (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
         metric_names = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if "pods" in m}

@@ -135,6 +135,7 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (f"{COMPONENT}Keda", "keda"),
         (NAMESPACE, "keda-namespace"),
         (RELEASE, "keda-release"),
+        ("kubernetes:scheduling.k8s.io/v1:PriorityClass", "server-namespace-spot-priority"),
     },
     # Two models, the second as a stable and a canary release, behind one HTTPRoute.
     "multi": (SERVER - {(f"{COMPONENT}ServerRelease", "server"), (RELEASE, "server-release")})
@@ -182,7 +183,8 @@ def test_dev_is_a_laptop_cluster_and_prod_a_gpu_fleet() -> None:
     assert not dev.monitoring.enabled
     assert prod.engine == "tensorrt-llm" and prod.tensor_parallel_size == 2
     assert prod.device_plugin_enabled and prod.monitoring.enabled and prod.registry.private
-    assert (prod.autoscaling.min_replicas, prod.quota.gpus) == (2, 8)
+    assert (prod.autoscaling.min_replicas, prod.quota.gpus) == (2, 12)
+    assert (prod.spot.enabled, prod.spot.on_demand_replicas) == (True, 2)
     assert prod.pod_disruption_budget.max_unavailable == 1
     assert prod.model_cache.type == "pvc" and prod.model_cache.access_mode == "ReadWriteMany"
 
@@ -436,6 +438,8 @@ def _prod_with(**changes: Any) -> ProgramRun:
 def test_prometheus_adapter_exposes_the_queue_metric() -> None:
     """The deprecated path still works: autoscaling.mode hpa on prometheus-adapter."""
     scaling = {**json.loads(stack_config("prod")[0][f"{PROJECT}:autoscaling"]), "mode": "hpa"}
+    # An HPA cannot hold the spot Deployment at zero: one spot pod above the floor.
+    scaling["minReplicas"] = 3
     del scaling["keda"]
     run = _prod_with(
         autoscaling=scaling,

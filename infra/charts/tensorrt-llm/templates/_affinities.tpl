@@ -2,20 +2,26 @@
 Where server pods may run: tolerations, affinity and topology spread.
 */}}
 
-{{/* tensorrt-llm.placement.tolerations: user tolerations plus the GPU taint toleration when GPUs are requested. */}}
+{{/* tensorrt-llm.placement.tolerations: user tolerations, the GPU taint toleration when GPUs are requested, and the spot nodes' taints for spot pods. */}}
 {{- define "tensorrt-llm.placement.tolerations" -}}
 {{- $tolerations := .Values.tolerations -}}
 {{- if .Values.gpu.enabled -}}
 {{- $tolerations = append $tolerations (dict "key" .Values.gpu.resourceName "operator" "Exists" "effect" "NoSchedule") -}}
+{{- end -}}
+{{- if include "tensorrt-llm.spot.pods" . -}}
+{{- $tolerations = concat $tolerations .Values.spot.tolerations -}}
 {{- end -}}
 {{- if $tolerations -}}
 {{- toYaml $tolerations -}}
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.placement.affinity: GPU placement affinity from values with the pod anti-affinity term merged in, never replacing it. */}}
+{{/* tensorrt-llm.placement.affinity: GPU placement affinity from values with the pod anti-affinity term and the spot node terms merged in, never replacing it. */}}
 {{- define "tensorrt-llm.placement.affinity" -}}
 {{- $affinity := deepCopy .Values.affinity -}}
+{{- if .Values.spot.enabled -}}
+{{- $_ := set $affinity "nodeAffinity" (include "tensorrt-llm.spot.nodeAffinity" (dict "ctx" . "affinity" (get $affinity "nodeAffinity")) | fromYaml) -}}
+{{- end -}}
 {{- if .Values.podAntiAffinity.enabled -}}
 {{- $term := dict "topologyKey" .Values.podAntiAffinity.topologyKey "labelSelector" (dict "matchLabels" (include "tensorrt-llm.labels.selector" . | fromYaml)) -}}
 {{- $anti := default (dict) (get $affinity "podAntiAffinity") -}}

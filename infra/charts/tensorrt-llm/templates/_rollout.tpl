@@ -6,19 +6,23 @@ advice, which defaults it to 1) and maxUnavailable 1 that is zero pods, and a fi
 install "succeeds" before any model has loaded.
 */}}
 
-{{/* Desired pods: replicaCount, or under the HPA the count it chose (read from the live
-Deployment, so an upgrade never resets it) and never below minReplicas. Offline renders
-(no cluster) show minReplicas. */}}
+{{/* Desired pods: replicaCount, or under the autoscaler the count it chose (read from
+the live Deployment, so an upgrade never resets it) and never below its minimum. Offline
+renders (no cluster) show the minimum. With spot capacity the on-demand Deployment holds
+the floor and the spot one the rest. */}}
 {{- define "tensorrt-llm.rollout.replicas" -}}
-{{- if .Values.autoscaling.enabled -}}
+{{- $floor := int (include "tensorrt-llm.spot.floor" .) -}}
+{{- if and .Values.spot.enabled (not (include "tensorrt-llm.spot.pods" .)) -}}
+{{- $floor -}}
+{{- else if .Values.autoscaling.enabled -}}
 {{- $current := 0 -}}
-{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "tensorrt-llm.names.fullname" .) -}}
+{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "tensorrt-llm.autoscaling.target" .) -}}
 {{- if and $live $live.spec $live.spec.replicas -}}
 {{- $current = int $live.spec.replicas -}}
 {{- end -}}
-{{- max (int .Values.autoscaling.minReplicas) $current -}}
+{{- max (int (include "tensorrt-llm.autoscaling.minReplicas" .)) $current -}}
 {{- else -}}
-{{- .Values.replicaCount -}}
+{{- sub (int .Values.replicaCount) $floor -}}
 {{- end -}}
 {{- end -}}
 
@@ -26,7 +30,12 @@ Deployment, so an upgrade never resets it) and never below minReplicas. Offline 
 pod: Helm then waits for every replica to be ready. Upgrades use the configured
 values (a full GPU quota needs maxSurge 0, maxUnavailable 1). */}}
 {{- define "tensorrt-llm.rollout.rollingUpdate" -}}
-{{- if .Release.IsInstall -}}
+{{- if include "tensorrt-llm.spot.pods" . -}}
+# Spot pods roll all at once and add none: Helm's wait then never depends on spot
+# capacity (which may not exist), and the quota holds no surge for them.
+maxSurge: 0
+maxUnavailable: 100%
+{{- else if .Release.IsInstall -}}
 # First install: every replica must be ready before Helm reports success; upgrades
 # roll with maxSurge {{ .Values.rollingUpdate.maxSurge }}, maxUnavailable {{ .Values.rollingUpdate.maxUnavailable }}.
 maxSurge: {{ if eq (toString .Values.rollingUpdate.maxSurge) "0" }}1{{ else }}{{ .Values.rollingUpdate.maxSurge }}{{ end }}

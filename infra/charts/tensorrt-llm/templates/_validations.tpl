@@ -67,6 +67,23 @@ Rules across several values, which values.schema.json cannot express: collected 
 {{- if and $v.autoscaling.enabled $v.autoscaling.cpuFallback.enabled (not (dig "requests" "cpu" "" $v.resources)) -}}
 {{- $errors = append $errors "resources.requests.cpu: autoscaling.cpuFallback measures utilisation against the CPU request; set one" -}}
 {{- end -}}
+{{- if $v.spot.enabled -}}
+{{- $floor := int $v.spot.onDemandReplicas -}}
+{{- if not $v.spot.nodeLabels -}}
+{{- $errors = append $errors "spot.nodeLabels: at least one spot node label is needed when spot.enabled" -}}
+{{- end -}}
+{{- if $v.autoscaling.enabled -}}
+{{- if ge $floor (int $v.autoscaling.maxReplicas) -}}
+{{- $errors = append $errors (printf "spot.onDemandReplicas: %d leaves no spot burst; it must be below autoscaling.maxReplicas %d" $floor (int $v.autoscaling.maxReplicas)) -}}
+{{- else if gt $floor (int $v.autoscaling.minReplicas) -}}
+{{- $errors = append $errors (printf "spot.onDemandReplicas: %d exceeds autoscaling.minReplicas %d; the floor is part of the minimum" $floor (int $v.autoscaling.minReplicas)) -}}
+{{- else if and (eq $v.autoscaling.mode "hpa") (eq $floor (int $v.autoscaling.minReplicas)) -}}
+{{- $errors = append $errors (printf "autoscaling.minReplicas: %d must exceed spot.onDemandReplicas in mode hpa: an HPA cannot hold the spot Deployment at zero (use mode keda)" (int $v.autoscaling.minReplicas)) -}}
+{{- end -}}
+{{- else if ge $floor (int $v.replicaCount) -}}
+{{- $errors = append $errors (printf "spot.onDemandReplicas: %d leaves no spot replicas; it must be below replicaCount %d" $floor (int $v.replicaCount)) -}}
+{{- end -}}
+{{- end -}}
 {{- range $errors }}
 {{ . }}
 {{- end -}}
