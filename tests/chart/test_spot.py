@@ -183,3 +183,9 @@ def test_spot_rules_fail_the_render_naming_the_value(case: str) -> None:
     values, message = RULES[case]
     with pytest.raises(helm_python.HelmError, match=message.replace(".", r"\.")):
         render({**values, **RWX}, api_versions=(SCALED_OBJECT_API,))
+
+
+def test_notes_point_at_the_spot_deployment() -> None:
+    _, _, rendered = spot_burst()
+    assert f"deployment/{FULLNAME}-spot" in rendered.notes
+    assert "tensorrt-llm/capacity" not in render({}).notes

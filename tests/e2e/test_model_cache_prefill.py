@@ -54,6 +54,8 @@ def prefilled_stack(
     scaling = {k: v for k, v in config["autoscaling"].items() if k != "keda"}
     stack.set_object("autoscaling", {**scaling, "mode": "hpa", "minReplicas": 1, "maxReplicas": 2})
     stack.set_object("keda", {"install": False})
+    # All on-demand: two pods leave no room for prod's floor of two plus spot burst.
+    stack.set_object("spot", {"enabled": False})
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
     for key, value in objects.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +77,36 @@ def config(project_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
-    storage = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage_for(config)})
+    with prod_stack_up(cli, project_dir, config) as stack:
+        yield stack
+
+
+@contextmanager
+def prod_stack_up(
+    cli: Cli, project_dir: Path, config: dict[str, Any], name: str = "prod"
+) -> Iterator[Stack]:
+    """The prod stack up (with this cluster's differences) for the block, then destroyed.
+
+    Another `name` runs a copy of Pulumi.prod.yaml with config's namespace and model
+    cache, so it never meets what an earlier prod stack left terminating.
+    """
+    items = storage_for(config)
+    items[1]["metadata"]["name"] = f"e2e-{name}-model-cache"
+    storage = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     kubectl("apply", "-f", "-", input_text=storage)
     install_crds(ecosystem_crds())
-    stack = Stack(cli, project_dir, "prod")
+    if name != "prod":
+        prod_file = (project_dir / "Pulumi.prod.yaml").read_text()
+        (project_dir / f"Pulumi.{name}.yaml").write_text(prod_file)
+    stack = Stack(cli, project_dir, name)
+    stack.set("namespace", config["namespace"])
+    stack.set_object("modelCache", config["modelCache"])
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
     stack.set_object("keda", {"install": False})
     stack.set_object("ingress", {"enabled": False})
     stack.set_object("routing", {"mode": "inferencePool", "gateway": {"name": "inference-gateway"}})
-    set_prod_secrets(stack, "prod")
+    set_prod_secrets(stack, name)
     try:
         with deployed(stack):
             stack.up()
@@ -113,8 +134,11 @@ def test_server_pods_land_on_gpu_nodes_with_their_gpus(prod: Stack, config: dict
 def test_autoscaler_and_disruption_budget_are_accepted(prod: Stack, config: dict[str, Any]) -> None:
     namespace = config["namespace"]
     scaled = kube_get("scaledobject.keda.sh", namespace, "tensorrt-llm")
-    assert scaled["spec"]["minReplicaCount"] == config["autoscaling"]["minReplicas"]
-    assert scaled["spec"]["maxReplicaCount"] == config["autoscaling"]["maxReplicas"]
+    # The autoscaler scales the spot Deployment: the counts above the on-demand floor.
+    floor = config["spot"]["onDemandReplicas"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "tensorrt-llm-spot"
+    assert scaled["spec"]["minReplicaCount"] == config["autoscaling"]["minReplicas"] - floor
+    assert scaled["spec"]["maxReplicaCount"] == config["autoscaling"]["maxReplicas"] - floor
     pdb = kube_get("pdb", namespace, "tensorrt-llm")
     assert pdb["spec"]["maxUnavailable"] == config["podDisruptionBudget"]["maxUnavailable"]
 
