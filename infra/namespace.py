@@ -236,7 +236,11 @@ class ServerNamespaceArgs:
             quota_hard=quota_hard(config) if config.quota.enabled else None,
             container_defaults=config.limit_range,
             network_policies=network_policy_specs(config) if config.network_policy.enabled else {},
-            spot_priority_class=spot_priority_class_name(config) if config.spot.enabled else None,
+            spot_priority_class=(
+                spot_priority_class_name(config)
+                if any(r.config.spot.enabled for r in releases(config))
+                else None
+            ),
         )
 
 

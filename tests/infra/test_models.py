@@ -278,8 +278,8 @@ def test_quota_holds_the_sum_of_the_multi_stack() -> None:
             "multi",
             {"quota": {"gpus": 6, "cpu": "96", "memory": "640Gi", "pods": 10, "storage": "1500Gi"}},
         ),
-        "quota.gpus: must be >= 7 (sum over releases: qwen-32b 2 pods + 0 rollout surge x "
-        "tensorParallelSize 2;",
+        "quota.gpus: must be >= 7 (sum over releases: qwen-32b 1 on-demand + 1 spot pods "
+        "+ 0 rollout surge x tensorParallelSize 2;",
     )
     assert len(error.issues) == 1
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
+import yaml
 
 from infra.config.spot import SPOT_CONVENTIONS, SPOT_PRIORITY_VALUE
 from infra.offline import ProgramRun
 from infra.stack import load_stack
 from infra.values import chart_values, offline_image_ref
-from tests.infra.harness import assert_refused, run_program, stack_config, stack_with
+from tests.infra.harness import PROJECT, assert_refused, run_program, stack_config, stack_with
+from tests.tools import REPO_ROOT
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PRIORITY_CLASS = "kubernetes:scheduling.k8s.io/v1:PriorityClass"
@@ -70,6 +72,7 @@ def test_a_stack_without_spot_creates_no_priority_class() -> None:
 
 
 SPOT_ON = {"enabled": True, "provider": "aks", "onDemandReplicas": 1}
+PROD_QUOTA = load_stack("prod").quota.model_dump(by_alias=True)
 REFUSED = {
     "unknown provider": (
         {"spot": {**SPOT_ON, "provider": "azure"}},
@@ -92,8 +95,8 @@ REFUSED = {
         "spot.onDemandReplicas: must be >= 0, got -1",
     ),
     "quota short of floor + burst": (
-        {"spot": SPOT_ON, "quota": {"gpus": 8, "cpu": "104", "memory": "800Gi", "pods": 10}},
-        "quota.gpus: must be >= 12 (1 on-demand + 5 spot pods + 0 rollout surge, "
+        {"spot": SPOT_ON, "quota": {**PROD_QUOTA, "gpus": 8}},
+        "quota.gpus: must be >= 12 (1 on-demand + 5 spot pods + 0 rollout surge "
         "x tensorParallelSize 2), got 8",
     ),
 }
@@ -109,4 +112,17 @@ def test_spot_without_gpus_is_refused() -> None:
     assert_refused(
         stack_with("dev", {"replicas": "2", "spot": SPOT_ON}),
         "spot.enabled: needs gpu.enabled: spot capacity is for GPU node pools, got true",
+    )
+
+
+def test_a_models_entry_sets_its_own_spot_section_and_its_errors_name_the_entry() -> None:
+    models = yaml.safe_load((REPO_ROOT / "Pulumi.multi.yaml").read_text())["config"][
+        f"{PROJECT}:models"
+    ]
+    assert models[0]["spot"]["enabled"] and "spot" not in models[1]
+    models[0]["spot"] = {**models[0]["spot"], "onDemandReplicas": 2}
+    assert_refused(
+        stack_with("multi", {"models": models}),
+        "models[0].spot.onDemandReplicas: 2 leaves no spot replicas; it must be below "
+        "replicaCount 2",
     )

@@ -118,6 +118,8 @@ def model_releases(*names: str) -> set[tuple[str, str]]:
     }
 
 
+# A release with spot capacity needs the namespace's spot PriorityClass.
+SPOT_PRIORITY = ("kubernetes:scheduling.k8s.io/v1:PriorityClass", "server-namespace-spot-priority")
 # What each stack creates; a new stack file adds its own line here.
 EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
     # A laptop cluster: the server alone, no Secrets it does not use.
@@ -135,7 +137,7 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (f"{COMPONENT}Keda", "keda"),
         (NAMESPACE, "keda-namespace"),
         (RELEASE, "keda-release"),
-        ("kubernetes:scheduling.k8s.io/v1:PriorityClass", "server-namespace-spot-priority"),
+        SPOT_PRIORITY,
     },
     # Two models, the second as a stable and a canary release, behind one HTTPRoute.
     "multi": (SERVER - {(f"{COMPONENT}ServerRelease", "server"), (RELEASE, "server-release")})
@@ -149,6 +151,7 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (SECRET, "server-secrets-image-pull"),
         (f"{COMPONENT}ModelRoutes", "model-routes"),
         ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "model-routes-httproute"),
+        SPOT_PRIORITY,
     },
 }
 
