@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from infra.config.spot import SPOT_CONVENTIONS
 from tests.tools import REPO_ROOT
 
 PROJECT: str = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
@@ -322,3 +323,58 @@ def set_prod_secrets(stack: Stack, tag: str) -> None:
     stack.set("registryPassword", "e2e-registry-password", secret=True)
     stack.set("apiKeys", f"e2e-{tag}-key", secret=True)
     stack.set("hfToken", f"hf_e2e{tag.capitalize()}Token", secret=True)
+
+
+# --- spot nodes -----------------------------------------------------------------------
+
+# Fake spot GPU nodes a test adds next to the cluster's on-demand ones (scripts/cluster.sh).
+SPOT_NODES = ("gpu-spot-0", "gpu-spot-1")
+
+
+def spot_node(name: str, provider: str, node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """A fake 8-GPU node with the stack's GPU labels, marked as `provider` marks spot nodes."""
+    convention = SPOT_CONVENTIONS[provider]
+    key, value = convention.labels[0]
+    resources = {"cpu": "64", "memory": "512Gi", "pods": "110", "nvidia.com/gpu": "8"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "type": "kwok",
+                "nvidia.com/gpu.present": "true",
+                **node_selector,
+                key: value,
+            },
+        },
+        "spec": {
+            "taints": [{"key": k, "value": v, "effect": "NoSchedule"} for k, v in convention.taints]
+        },
+        "status": {"capacity": resources, "allocatable": resources},
+    }
+
+
+def add_spot_nodes(provider: str, node_selector: Mapping[str, str]) -> None:
+    nodes = [spot_node(name, provider, node_selector) for name in SPOT_NODES]
+    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes})
+    kubectl("apply", "-f", "-", input_text=listed)
+    for name in SPOT_NODES:
+        kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=60s")
+
+
+def delete_spot_nodes() -> None:
+    kubectl("delete", "node", *SPOT_NODES, "--ignore-not-found", "--wait=true")
+
+
+@contextmanager
+def spot_nodes(provider: str, node_selector: Mapping[str, str]) -> Iterator[None]:
+    """The fake spot nodes for the block, removed after it."""
+    add_spot_nodes(provider, node_selector)
+    try:
+        yield
+    finally:
+        delete_spot_nodes()

@@ -8,7 +8,8 @@ previews as one update of that route and nothing else.
 
 Differences from production as in test_prod_stack: a fixed image reference,
 `gpu.provisioner: gpu-operator` (kwok's nodes advertise GPUs themselves), and the
-model caches as emptyDir (no storage provisioner here).
+model caches as emptyDir (no storage provisioner here). Two fake spot GPU nodes join
+the cluster for the model with spot burst, whose spot pod must be Ready too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.e2e.harness import (
     install_crds,
     kube_get,
     set_prod_secrets,
+    spot_nodes,
     wait_until,
 )
 
@@ -73,7 +75,10 @@ def multi(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack
     stack.set_object("modelCache", {"type": "emptyDir", "size": "5Gi"})
     set_models(stack, e2e_models(config))
     set_prod_secrets(stack, "multi")
-    with deployed(stack):
+    # A model with spot burst needs spot nodes for its spot pods to be Ready.
+    providers = {m["spot"]["provider"] for m in config["models"] if "spot" in m}
+    (provider,) = providers
+    with spot_nodes(provider, config["gpu"]["nodeSelector"]), deployed(stack):
         stack.up()
         yield stack
 

@@ -2,7 +2,7 @@
 on-demand and spot GPU nodes, and what a preemption does to them.
 
 The fixture adds two kwok GPU nodes marked the way the prod stack's provider marks spot
-nodes (infra/config/spot.py: label and NoSchedule taint), and removes them afterwards;
+nodes (the harness's spot_nodes: label and NoSchedule taint), and removes them afterwards;
 the cluster's own GPU nodes are the on-demand ones. KEDA's operator does not run here,
 so the test scales the spot Deployment itself, as KEDA's HPA would under load.
 
@@ -14,7 +14,6 @@ Pending, since the floor's nodes lack the spot label, until spot nodes come back
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,59 +21,26 @@ from typing import Any
 import pytest
 
 from infra.config.spot import SPOT_CONVENTIONS, SPOT_PRIORITY_VALUE
-from tests.e2e.harness import SERVER_PODS, Cli, Stack, kube_get, kubectl, wait_until
+from tests.e2e.harness import (
+    SERVER_PODS,
+    SPOT_NODES,
+    Cli,
+    Stack,
+    add_spot_nodes,
+    delete_spot_nodes,
+    kube_get,
+    kubectl,
+    spot_nodes,
+    wait_until,
+)
 from tests.e2e.test_prod_stack import prod_config, prod_stack_up
 
 NAMESPACE = "llm-spot"
-SPOT_NODES = ("gpu-spot-0", "gpu-spot-1")
 SPOT_REPLICAS = 2
 FLOOR_PODS = f"{SERVER_PODS},tensorrt-llm/capacity=on-demand"
 SPOT_PODS = f"{SERVER_PODS},tensorrt-llm/capacity=spot"
 # Pod GC's quarantine (40 s) and period (20 s), plus scheduling on a loaded machine.
 PREEMPTION_TIMEOUT_S = 150
-
-
-def spot_node(name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """A fake 8-GPU node of the stack's GPU product, marked as its provider marks spot."""
-    convention = SPOT_CONVENTIONS[config["spot"]["provider"]]
-    key, value = convention.labels[0]
-    resources = {"cpu": "64", "memory": "512Gi", "pods": "110", "nvidia.com/gpu": "8"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "type": "kwok",
-                "nvidia.com/gpu.present": "true",
-                **config["gpu"]["nodeSelector"],
-                key: value,
-            },
-        },
-        "spec": {
-            "taints": [{"key": k, "value": v, "effect": "NoSchedule"} for k, v in convention.taints]
-        },
-        "status": {"capacity": resources, "allocatable": resources},
-    }
-
-
-def add_spot_nodes(config: dict[str, Any]) -> None:
-    nodes = [spot_node(name, config) for name in SPOT_NODES]
-    kubectl(
-        "apply",
-        "-f",
-        "-",
-        input_text=json.dumps({"kind": "List", "apiVersion": "v1", "items": nodes}),
-    )
-    for name in SPOT_NODES:
-        kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=60s")
-
-
-def delete_spot_nodes() -> None:
-    kubectl("delete", "node", *SPOT_NODES, "--ignore-not-found", "--wait=true")
 
 
 @pytest.fixture(scope="module")
@@ -88,22 +54,21 @@ def config(project_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def burst(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
     """The stack up, with the spot Deployment scaled above the floor and its pods Ready."""
-    add_spot_nodes(config)
-    try:
-        with prod_stack_up(cli, project_dir, config, name="spot") as stack:
-            kubectl(
-                "scale",
-                "deployment/tensorrt-llm-spot",
-                f"--replicas={SPOT_REPLICAS}",
-                "--namespace",
-                NAMESPACE,
-            )
-            wait_until(
-                f"{SPOT_REPLICAS} ready spot pods", lambda: len(ready(SPOT_PODS)) == SPOT_REPLICAS
-            )
-            yield stack
-    finally:
-        delete_spot_nodes()
+    with (
+        spot_nodes(config["spot"]["provider"], config["gpu"]["nodeSelector"]),
+        prod_stack_up(cli, project_dir, config, name="spot") as stack,
+    ):
+        kubectl(
+            "scale",
+            "deployment/tensorrt-llm-spot",
+            f"--replicas={SPOT_REPLICAS}",
+            "--namespace",
+            NAMESPACE,
+        )
+        wait_until(
+            f"{SPOT_REPLICAS} ready spot pods", lambda: len(ready(SPOT_PODS)) == SPOT_REPLICAS
+        )
+        yield stack
 
 
 def pods(selector: str) -> list[dict[str, Any]]:
@@ -182,7 +147,7 @@ def test_preemption_keeps_the_floor_serving_and_spot_pods_wait_for_spot_capacity
     ]
     assert len(ready_addresses) == len(floor_before), ready_addresses
 
-    add_spot_nodes(config)
+    add_spot_nodes(config["spot"]["provider"], config["gpu"]["nodeSelector"])
     wait_until(
         "spot pods scheduled on the returned spot nodes",
         lambda: len(ready(SPOT_PODS)) == SPOT_REPLICAS,
