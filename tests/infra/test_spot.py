@@ -126,3 +126,17 @@ def test_a_models_entry_sets_its_own_spot_section_and_its_errors_name_the_entry(
         "models[0].spot.onDemandReplicas: 2 leaves no spot replicas; it must be below "
         "replicaCount 2",
     )
+
+
+def test_only_the_multi_stacks_release_with_spot_gets_spot_values() -> None:
+    run = run_program(*stack_config("multi"), stack="multi")
+    assert run.error is None, str(run.error)
+    spot = {
+        r.plain("name"): r.plain("values").get("spot")
+        for r in run.of_type(RELEASE)
+        if r.name.startswith("server-")
+    }
+    assert spot["qwen-32b"]["onDemandReplicas"] == 1
+    assert spot["qwen-32b"]["nodeLabels"] == SPOT_CONVENTIONS["gke"].node_labels()
+    assert spot["llama-8b-v1"] is None and spot["llama-8b-v2"] is None
+    assert len(run.of_type(PRIORITY_CLASS)) == 1
