@@ -14,7 +14,8 @@
   server port (without it default-deny makes every `helm test` fail). With routing.mode
   inferencePool: the gateway namespaces to the endpoint picker's ext-proc port, the
   picker to the server port (it scrapes /metrics) and to the Kubernetes API, and
-  Prometheus to the picker's metrics. Nothing else.
+  Prometheus to the picker's metrics. With parallelism.nodes > 1: the release's server
+  pods to each other on TCP (MPI and NCCL between a group's ranks). Nothing else.
 - With spot capacity, the spot pods' PriorityClass: cluster-scoped, so the program makes
   it (one per namespace, for every release in it) rather than the chart. It sits below
   the default priority and never preempts: a pending spot pod evicts nothing and other
@@ -170,7 +171,26 @@ def network_policy_specs(config: StackConfig) -> dict[str, Spec]:
             specs[policy_name] = _allow_ingress(server_pods, peers, server_port)
     if config.routing.mode == "inferencePool":
         specs.update(_endpoint_picker_policies(config, names, server_pods, server_port))
+    if any(r.multi_node for r in stack_releases):
+        specs["allow-group-ranks"] = _group_ranks_policy(server_pods)
     return specs
+
+
+def _group_ranks_policy(server_pods: Pods) -> Spec:
+    """parallelism.nodes > 1: the server pods (leaders and workers of the release's groups)
+    reach each other on any TCP port, and nothing else gains anything.
+
+    mpirun reaches the workers' sshd, its daemons call back on ephemeral ports, and NCCL's
+    socket transport listens on ephemeral ports too, so no port list can be written. A
+    policy cannot name one group either: its key label is a hash LWS assigns per group.
+    """
+    peers = [Peer(pod_selector=server_pods)]
+    return Spec(
+        pod_selector=server_pods,
+        policy_types=["Ingress", "Egress"],
+        ingress=[net.NetworkPolicyIngressRuleArgs(from_=peers, ports=[Port(protocol="TCP")])],
+        egress=[net.NetworkPolicyEgressRuleArgs(to=peers, ports=[Port(protocol="TCP")])],
+    )
 
 
 # The Kubernetes API server is outside any pod selector; its port differs by distribution.

@@ -33,6 +33,7 @@ PLACEHOLDER_REPOSITORY = "registry.invalid/tensorrt-llm"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 VOLUME_SNAPSHOT_API = "snapshot.storage.k8s.io/v1/VolumeSnapshot"
 SCALED_OBJECT_API = "keda.sh/v1alpha1/ScaledObject"
+LEADER_WORKER_SET_API = "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
 INFERENCE_POOL_APIS = (
     "inference.networking.k8s.io/v1/InferencePool",
     "gateway.networking.k8s.io/v1/HTTPRoute",
@@ -137,7 +138,12 @@ def chart_values(config: StackConfig, image_ref: pulumi.Input[str]) -> dict[str,
         ),
         "imagePullSecrets": [{"name": names.image_pull}] if names.image_pull else [],
         "engine": config.engine,
-        "tensorParallelSize": config.tensor_parallel_size,
+        "tensorParallelSize": config.tensor_size,
+        "parallelism": {
+            "pipeline": config.parallelism.pipeline,
+            "nodes": config.parallelism.nodes,
+            "exclusiveTopology": config.parallelism.exclusive_topology or "",
+        },
         "secrets": {
             "hfToken": {"name": names.hf_token or "", "key": HF_TOKEN_KEY},
             "apiKeys": {"name": names.api_keys or "", "key": API_KEYS_KEY},
@@ -219,7 +225,8 @@ def expected_cluster_apis(config: StackConfig) -> list[str]:
     """Optional APIs (CRDs) the stack's cluster serves: a stack that asks for monitoring
     runs where the Prometheus operator is, one that snapshots its model cache where
     the CSI snapshot CRDs are, one on KEDA or an InferencePool where those CRDs are (or
-    the program installs them first); Helm sees those APIs there, so render as it would."""
+    the program installs them first), a multi-node one where LeaderWorkerSet runs; Helm
+    sees those APIs there, so render as it would."""
     apis = []
     if config.monitoring.enabled:
         apis.append(SERVICE_MONITOR_API)
@@ -230,6 +237,8 @@ def expected_cluster_apis(config: StackConfig) -> list[str]:
         apis.append(SCALED_OBJECT_API)
     if config.routing.mode == "inferencePool":
         apis.extend(INFERENCE_POOL_APIS)
+    if config.multi_node:
+        apis.append(LEADER_WORKER_SET_API)
     return apis
 
 
@@ -272,6 +281,8 @@ _STACK_KEY_OF_CHART_PATH = {
     "spot.tolerations": "spot.provider",
     "spot.priorityClassName": "spot.enabled",
     "tolerations": "gpu.tolerations",
+    # parallelism.tensor, when set, fills the chart's tensor degree.
+    "tensorParallelSize": "tensorParallelSize",
     "probes.startup": "modelLoadTimeoutSeconds",
     "modelCache.prefillJob.activeDeadlineSeconds": "modelLoadTimeoutSeconds",
     "modelCache.quantizeJob.quantization": "model.quantization",

@@ -117,6 +117,7 @@ OWNED_OPTIONS: Mapping[str, str] = {
     "model": "set by model.path (MODEL_PATH)",
     "trust_remote_code": "set by model.trustRemoteCode (TRUST_REMOTE_CODE)",
     "tensor_parallel_size": "set by tensorParallelSize (TENSOR_PARALLEL_SIZE)",
+    "pipeline_parallel_size": "set by parallelism.pipeline (PIPELINE_PARALLEL_SIZE)",
     "max_batch_size": "set by server.maxBatchSize (MAX_BATCH_SIZE)",
     "max_num_tokens": "set by server.maxNumTokens (MAX_NUM_TOKENS)",
     "max_seq_len": "set by server.maxSeqLen (MAX_SEQ_LEN)",

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         "which /v1/models lists after this server's own (requests for them never reach it).",
     )
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split across.")
+    pipeline_parallel_size: int = Field(
+        1, ge=1, description="Pipeline stages (tensorrt-llm); ranks = tensor x pipeline."
+    )
     max_batch_size: int | None = Field(
         None, ge=1, description="Sequences the engine runs at once (engine default if unset)."
     )

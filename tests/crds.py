@@ -1,7 +1,8 @@
 """The CRDs of the Kubernetes inference stack, as the cluster would hold them.
 
-KEDA's and the Gateway API's come from their Go modules (`go mod download` into the
-module cache, as the e2e toolchain fetches its modules); the Inference Extension's module
+KEDA's, the Gateway API's and LeaderWorkerSet's come from their Go modules (`go mod
+download` into the module cache, as the e2e toolchain fetches its modules); the Inference
+Extension's module
 is not in the Go module proxy, so its InferencePool v1 schema is test data copied from
 upstream's CRD (tests/chart/data/inferencepool_v1_schema.json names file and commit)
 and the CRD around it is rebuilt with upstream's group, names and scope.
@@ -19,10 +20,13 @@ import yaml
 from infra.keda import KEDA_CHART
 from infra.stack import load_stack
 from infra.values import render_stack
+from tests.tools import toolchain_pin
 
 # The Gateway API release whose standard-channel CRDs the cluster is expected to run.
 GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
 KEDA_MODULE = ("github.com/kedacore/keda/v2", f"v{KEDA_CHART.version}")
+# The version whose controller the e2e cluster runs (scripts/toolchain.sh).
+LWS_MODULE = ("sigs.k8s.io/lws", toolchain_pin("LWS_VERSION"))
 INFERENCE_POOL_SCHEMA = Path(__file__).parent / "chart" / "data" / "inferencepool_v1_schema.json"
 
 # (apiVersion, kind) -> (module, CRD file inside it)
@@ -34,6 +38,10 @@ MODULE_CRDS = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
         GATEWAY_API_MODULE,
         "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
+    ),
+    ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"): (
+        LWS_MODULE,
+        "config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml",
     ),
 }
 
@@ -107,9 +115,14 @@ def inference_pool_crd() -> dict[str, Any]:
     }
 
 
+# The e2e cluster installs LeaderWorkerSet's CRD with its controller (scripts/cluster.sh).
+_CLUSTER_CRDS = {("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")}
+
+
 def ecosystem_crds() -> list[dict[str, Any]]:
     """Every CRD a stack with autoscaling.mode keda and routing.mode inferencePool needs."""
-    return [*(module_crd(*key) for key in MODULE_CRDS), inference_pool_crd()]
+    keys = [key for key in MODULE_CRDS if key not in _CLUSTER_CRDS]
+    return [*(module_crd(*key) for key in keys), inference_pool_crd()]
 
 
 def inference_stack() -> tuple[str, list[dict[str, Any]]]:

@@ -26,6 +26,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 free_port = servers.free_port
 
 
+def toolchain_pin(name: str) -> str:
+    """A version pinned in scripts/toolchain.versions (the tools the e2e suite builds)."""
+    for line in (REPO_ROOT / "scripts" / "toolchain.versions").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1].strip()
+    raise RuntimeError(f"{name} missing from scripts/toolchain.versions")
+
+
 def run_tool(
     command: Sequence[str], *, timeout: float, **options: Any
 ) -> subprocess.CompletedProcess[str]:

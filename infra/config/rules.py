@@ -61,14 +61,22 @@ def release_rules(c: StackConfig) -> list[ConfigIssue]:
     def bad(key: str, expected: str, got: Any) -> None:
         issues.append(ConfigIssue(key, expected, show(got)))
 
+    if c.multi_node and c.spot.enabled:
+        bad(
+            "spot.enabled",
+            "not supported with parallelism.nodes > 1: a spot reclaim of one node restarts "
+            "the whole group",
+            True,
+        )
     if c.engine == "tensorrt-llm" and c.image_target != "runtime":
         bad("image.target", "must be runtime when engine is tensorrt-llm", c.image_target)
-    if c.gpu.enabled and c.gpu.gpus_per_node % c.tensor_parallel_size:
+    if c.gpu.enabled and not c.multi_node and c.gpu.gpus_per_node % c.tensor_parallel_size:
         bad(
             "tensorParallelSize",
             f"must divide gpu.gpusPerNode ({c.gpu.gpus_per_node}): a pod's GPUs share a node",
             c.tensor_parallel_size,
         )
+    issues += _parallelism_rules(c)
 
     scaling = c.autoscaling
     if scaling.enabled:
@@ -79,6 +87,67 @@ def release_rules(c: StackConfig) -> list[ConfigIssue]:
     if c.spot.enabled and not c.gpu.enabled:
         bad("spot.enabled", "needs gpu.enabled: spot capacity is for GPU node pools", True)
     return issues + _profile_rules(c) + _quantize_rules(c)
+
+
+def _parallelism_rules(c: StackConfig) -> list[ConfigIssue]:
+    """How an instance's GPUs split over nodes. That parallelism.nodes divides tensor x
+    pipeline is the chart's rule (it sizes the pods)."""
+    issues: list[ConfigIssue] = []
+    p = c.parallelism
+    # tensorParallelSize keeps its default 1 when parallelism.tensor takes over.
+    tp_set = c.tensor_parallel_size != 1
+    if p.tensor is not None and tp_set and p.tensor != c.tensor_parallel_size:
+        issues.append(
+            ConfigIssue(
+                "parallelism.tensor",
+                f"conflicts with tensorParallelSize {c.tensor_parallel_size}: set one of them",
+                show(p.tensor),
+            )
+        )
+    world = c.gpus_per_instance
+    if not c.multi_node or world % p.nodes:
+        if c.gpu.enabled and p.pipeline > 1 and c.gpu.gpus_per_node % world:
+            issues.append(
+                ConfigIssue(
+                    "parallelism.pipeline",
+                    f"tensor x pipeline = {world} GPUs must divide gpu.gpusPerNode "
+                    f"({c.gpu.gpus_per_node}) on one node; span nodes with parallelism.nodes",
+                    show(p.pipeline),
+                )
+            )
+        return issues
+    if c.engine != "tensorrt-llm" or not c.gpu.enabled:
+        issues.append(
+            ConfigIssue(
+                "parallelism.nodes",
+                "> 1 needs engine tensorrt-llm and gpu.enabled (MPI ranks on GPU nodes)",
+                show(p.nodes),
+            )
+        )
+    if c.gpu.enabled and c.gpus_per_pod != c.gpu.gpus_per_node:
+        issues.append(
+            ConfigIssue(
+                "parallelism.nodes",
+                f"must split tensor x pipeline = {world} GPUs into whole nodes of "
+                f"gpu.gpusPerNode ({c.gpu.gpus_per_node}): {c.gpus_per_pod} per pod "
+                "would share nodes with other pods' NCCL traffic",
+                show(p.nodes),
+            )
+        )
+    # Every node loads the weights itself from the same path: upstream's multi-node
+    # launch does not download from the hub.
+    on_claim = (c.model.path or "").startswith("/") and c.model_cache.existing_claim
+    if not c.model_cache_prefill and not on_claim:
+        issues.append(
+            ConfigIssue(
+                "modelCache.prefill",
+                "must be true when parallelism.nodes > 1 (or model.path a directory on "
+                "modelCache.existingClaim): every node reads the weights from the shared "
+                "cache, and TensorRT-LLM's multi-node launch downloads nothing",
+                show(c.model_cache.prefill),
+            )
+        )
+    return issues
 
 
 def _stack_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigIssue]:
@@ -164,7 +233,8 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
 
     def why(unit: str) -> str:
         parts = [
-            f"{_pods(r)} + {r.rollout_surge} rollout surge{unit.format(r=r)}" for r in releases
+            f"{_pods(r)} + {r.rollout_surge} rollout surge{_nodes(r)}{unit.format(r=r)}"
+            for r in releases
         ]
         if len(releases) == 1:
             return parts[0]
@@ -172,11 +242,18 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
             f"{r.release_name} {part}" for r, part in zip(releases, parts, strict=True)
         )
 
-    peak = sum(r.peak_pods for r in releases)
-    gpus = sum(r.peak_pods * r.tensor_parallel_size for r in releases if r.gpu.enabled)
+    peak = sum(r.peak_server_pods for r in releases)
+    gpus = sum(r.peak_server_pods * r.gpus_per_pod for r in releases if r.gpu.enabled)
     if any(r.gpu.enabled for r in releases) and q.gpus < gpus:
-        tp = " x tensorParallelSize {r.tensor_parallel_size}"
-        issues.append(ConfigIssue("quota.gpus", f"must be >= {gpus} ({why(tp)})", show(q.gpus)))
+        split = any(r.gpus_per_pod != r.tensor_parallel_size for r in releases)
+        per_pod = (
+            ", x {r.gpus_per_pod} GPUs per pod (tensor x pipeline / nodes)"
+            if split
+            else " x tensorParallelSize {r.tensor_parallel_size}"
+        )
+        issues.append(
+            ConfigIssue("quota.gpus", f"must be >= {gpus} ({why(per_pod)})", show(q.gpus))
+        )
     if q.pods < peak:
         issues.append(ConfigIssue("quota.pods", f"must be >= {peak} ({why('')})", show(q.pods)))
     # One line per key: the stricter of the two figures.
@@ -187,11 +264,12 @@ def _capacity_rules(c: StackConfig, releases: list[StackConfig]) -> list[ConfigI
         if any(p is None for p in per_pod):
             continue
         needed = sum(
-            r.peak_pods * quantity_value(str(p)) for r, p in zip(releases, per_pod, strict=True)
+            r.peak_server_pods * quantity_value(str(p))
+            for r, p in zip(releases, per_pod, strict=True)
         )
         if quantity_value(limit) < needed:
             shown = " + ".join(
-                f"{r.peak_pods} x {p}" for r, p in zip(releases, per_pod, strict=True)
+                f"{r.peak_server_pods} x {p}" for r, p in zip(releases, per_pod, strict=True)
             )
             issues.append(
                 ConfigIssue(
@@ -228,11 +306,12 @@ def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[Con
     issues: list[ConfigIssue] = []
     quantizing = [r for r in jobs if r.quantize_gpus]
     job_gpus = sum(r.quantize_gpus or 0 for r in quantizing)
-    gpus = sum(
-        (r.max_pods if r in jobs else r.peak_pods) * r.tensor_parallel_size
-        for r in releases
-        if r.gpu.enabled
-    )
+
+    def serving(r: StackConfig) -> int:
+        # A release whose Job runs has not started rolling; its instances are whole groups.
+        return (r.max_pods if r in jobs else r.peak_pods) * r.parallelism.nodes
+
+    gpus = sum(serving(r) * r.gpus_per_pod for r in releases if r.gpu.enabled)
     if quantizing and q.gpus < gpus + job_gpus:
         issues.append(
             ConfigIssue(
@@ -242,7 +321,7 @@ def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[Con
                 show(q.gpus),
             )
         )
-    pods = sum(r.max_pods if r in jobs else r.peak_pods for r in releases) + len(jobs)
+    pods = sum(serving(r) for r in releases) + len(jobs)
     if q.pods < pods:
         issues.append(
             ConfigIssue(
@@ -257,11 +336,10 @@ def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[Con
         if not quantizing or any(p is None for p in per_pod):
             continue
         job = str(job_requests[name])
-        serving = sum(
-            (r.max_pods if r in jobs else r.peak_pods) * quantity_value(str(p))
-            for r, p in zip(releases, per_pod, strict=True)
+        requested = sum(
+            serving(r) * quantity_value(str(p)) for r, p in zip(releases, per_pod, strict=True)
         )
-        needed = serving + len(quantizing) * quantity_value(job)
+        needed = requested + len(quantizing) * quantity_value(job)
         if quantity_value(limit) < needed:
             issues.append(
                 ConfigIssue(
@@ -275,11 +353,19 @@ def _cache_job_capacity(q: QuotaConfig, releases: list[StackConfig]) -> list[Con
 
 
 def _pods(c: StackConfig) -> str:
-    """A release's most pods, split into floor and spot burst where it has one."""
+    """A release's most pods (groups, multi-node), split into floor and spot burst where
+    it has one."""
+    if c.multi_node:
+        return f"{c.max_pods} groups"
     if not c.spot.enabled:
         return f"{c.max_pods} pods"
     floor = c.spot.on_demand_replicas
     return f"{floor} on-demand + {c.max_pods - floor} spot pods"
+
+
+def _nodes(c: StackConfig) -> str:
+    """The pods of a release's instance, where an instance is a multi-node group."""
+    return f", x parallelism.nodes {c.parallelism.nodes}" if c.multi_node else ""
 
 
 def _request(c: StackConfig, name: str) -> str | None:
@@ -376,16 +462,18 @@ def _profile_rules(c: StackConfig) -> list[ConfigIssue]:
             )
         )
     billions = model.parameters_billions
-    tp = c.tensor_parallel_size
+    tp = c.gpus_per_instance
     if billions is not None and not fits(billions, quantization.name, product, tp):
         weights = weights_gib(billions, quantization.name)
         smallest = smallest_fitting_tp(billions, quantization.name, product, c.gpu.gpus_per_node)
         where = (
             f"needs tensorParallelSize >= {smallest}"
             if smallest is not None
-            else f"does not fit in one node's {c.gpu.gpus_per_node} GPUs: use a smaller "
-            "quantization or a larger GPU"
+            else f"does not fit in one node's {c.gpu.gpus_per_node} GPUs: span nodes "
+            "(parallelism.nodes), or use a smaller quantization or a larger GPU"
         )
+        if c.gpus_per_instance > c.gpu.gpus_per_node:
+            where = f"does not fit in {c.gpus_per_instance} GPUs (tensor x pipeline)"
         issues.append(
             ConfigIssue(
                 "tensorParallelSize",

@@ -42,6 +42,7 @@ from infra.config.types import (
     DnsLabel,
     Engine,
     EngineOptions,
+    ParallelDegree,
     Quantity,
     ReleaseName,
     SecretValue,
@@ -173,6 +174,27 @@ class GpuConfig(Group):
     )
     tolerations: list[dict[str, Any]] = Field(
         default_factory=list, description="Extra tolerations for GPU node taints."
+    )
+
+
+class ParallelismConfig(Group):
+    tensor: ParallelDegree | None = Field(
+        None,
+        description="Tensor-parallel degree across all of an instance's GPUs (default: "
+        "tensorParallelSize).",
+    )
+    pipeline: int = Field(1, ge=1, le=64, description="Pipeline-parallel stages.")
+    nodes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Nodes (pods) one instance spans; > 1 runs a LeaderWorkerSet "
+        "(README: Multi-node).",
+    )
+    exclusive_topology: str | None = Field(
+        None,
+        description="Node label of the fabric domain (rack, NVLink clique) one group "
+        "takes whole (multi-node).",
     )
 
 
@@ -490,6 +512,9 @@ class StackConfig(Group):
         ModelLoadAssumptions, "Speeds modelLoadTimeoutSeconds is checked against."
     )
     require_api_keys: bool = Field(False, description="Refuse to deploy without apiKeys.")
+    parallelism: ParallelismConfig = group(
+        ParallelismConfig, "How one model instance is split over GPUs and nodes."
+    )
     model: ModelConfig = group(ModelConfig, "Model served.")
     image: ImageConfig = group(ImageConfig, "Server image.")
     registry: RegistryConfig = group(RegistryConfig, "Registry.")
@@ -578,6 +603,25 @@ class StackConfig(Group):
         return smallest_fitting_tp(billions, "none", product, self.gpu.gpus_per_node)
 
     @property
+    def tensor_size(self) -> int:
+        """The tensor-parallel degree: parallelism.tensor, else tensorParallelSize."""
+        return self.parallelism.tensor or self.tensor_parallel_size
+
+    @property
+    def gpus_per_instance(self) -> int:
+        """GPUs (MPI ranks) of one model instance: tensor x pipeline."""
+        return self.tensor_size * self.parallelism.pipeline
+
+    @property
+    def gpus_per_pod(self) -> int:
+        """GPUs each pod of an instance requests (an instance spans parallelism.nodes pods)."""
+        return self.gpus_per_instance // self.parallelism.nodes
+
+    @property
+    def multi_node(self) -> bool:
+        return self.parallelism.nodes > 1
+
+    @property
     def max_pods(self) -> int:
         """Most server pods outside a rollout."""
         if self.autoscaling.enabled and self.autoscaling.max_replicas is not None:
@@ -596,6 +640,11 @@ class StackConfig(Group):
         if surge is None:
             surge = pods_of(chart_default("rollingUpdate.maxSurge"), self.on_demand_max_pods)
         return surge
+
+    @property
+    def peak_server_pods(self) -> int:
+        """Most server pods at once: peak_pods instances of parallelism.nodes pods each."""
+        return self.peak_pods * self.parallelism.nodes
 
     @property
     def peak_pods(self) -> int:

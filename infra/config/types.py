@@ -67,6 +67,14 @@ def _check_tensor_parallel(size: int) -> int:
     return size
 
 
+def _check_parallel_degree(size: int) -> int:
+    # Across nodes too, TensorRT-LLM's tensor-parallel groups are powers of two (TP16 over
+    # two 8-GPU nodes is upstream's multi-node example).
+    if size < 1 or size > 64 or size & (size - 1):
+        raise ValueError("must be a power of two from 1 to 64")
+    return size
+
+
 def _number_as_quantity(value: object) -> object:
     # `pulumi config set --path quota.cpu 96` stores the number 96, and Kubernetes
     # accepts a bare number as a quantity: read it as the string "96".
@@ -84,6 +92,7 @@ Quantity = Annotated[
 TensorParallelSize = Annotated[
     int, AfterValidator(_check_tensor_parallel), TypeLabel("1, 2, 4 or 8")
 ]
+ParallelDegree = Annotated[int, AfterValidator(_check_parallel_degree), TypeLabel("1, 2, 4 ... 64")]
 DnsLabel = Annotated[
     str, Field(max_length=63), AfterValidator(_check_dns_label), TypeLabel("DNS label")
 ]

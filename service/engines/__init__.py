@@ -4,6 +4,7 @@ processes that do not use them."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from service.engines.base import Engine
@@ -41,12 +42,14 @@ def create_engine(settings: Settings) -> Engine:
             max_num_tokens=settings.max_num_tokens,
         )
     from service.engine_options import read_engine_options
-    from service.engines.tensorrt_llm import TensorRTLLMEngine
+    from service.engines.tensorrt_llm import MpiLaunch, TensorRTLLMEngine
 
     options_file = settings.engine_options_file
     return TensorRTLLMEngine(
         model=settings.model_path,
         tensor_parallel_size=settings.tensor_parallel_size,
+        pipeline_parallel_size=settings.pipeline_parallel_size,
+        mpi_launch=MpiLaunch.from_env(os.environ),
         max_batch_size=settings.max_batch_size,
         max_num_tokens=settings.max_num_tokens,
         kv_cache_free_gpu_memory_fraction=settings.kv_cache_free_gpu_memory_fraction,

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class TensorRTLLMEngine(Engine):
         *,
         model: str,
         tensor_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
+        mpi_launch: MpiLaunch | None = None,
         max_batch_size: int | None = None,
         max_num_tokens: int | None = None,
         kv_cache_free_gpu_memory_fraction: float | None = None,
@@ -99,6 +102,16 @@ class TensorRTLLMEngine(Engine):
         if tensor_parallel_size < 1:
             raise ValueError(
                 f"tensor_parallel_size: must be at least 1, got {tensor_parallel_size}"
+            )
+        if pipeline_parallel_size < 1:
+            raise ValueError(
+                f"pipeline_parallel_size: must be at least 1, got {pipeline_parallel_size}"
+            )
+        ranks = tensor_parallel_size * pipeline_parallel_size
+        if mpi_launch is not None and mpi_launch.ranks != ranks:
+            raise ValueError(
+                f"tensor_parallel_size x pipeline_parallel_size is {ranks}, but the MPI "
+                f"launch started {mpi_launch.ranks} ranks (tllm_mpi_size)"
             )
         for name, value in (
             ("max_batch_size", max_batch_size),
@@ -114,6 +127,8 @@ class TensorRTLLMEngine(Engine):
             )
         self._model = model
         self._tensor_parallel_size = tensor_parallel_size
+        self._pipeline_parallel_size = pipeline_parallel_size
+        self._mpi_launch = mpi_launch
         self._max_batch_size = max_batch_size
         self._max_num_tokens = max_num_tokens
         self._kv_fraction = fraction
@@ -146,6 +161,8 @@ class TensorRTLLMEngine(Engine):
             # Iteration stats (queue, KV-cache blocks) for the metrics; as trtllm-serve.
             "enable_iter_perf_stats": True,
         }
+        if self._pipeline_parallel_size > 1:
+            kwargs["pipeline_parallel_size"] = self._pipeline_parallel_size
         if self._max_batch_size is not None:
             kwargs["max_batch_size"] = self._max_batch_size
         if self._max_num_tokens is not None:
@@ -181,10 +198,12 @@ class TensorRTLLMEngine(Engine):
         self._prompt_limit = prompt_token_limit(llm.args)
         self._pieces = TokenPieces(self._hf_tokenizer())
         logger.info(
-            "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, prompt limit %s tokens)",
+            "TensorRT-LLM %s loaded %s (tensor_parallel_size=%d, pipeline_parallel_size=%d, "
+            "prompt limit %s tokens)",
             version,
             self._model,
             self._tensor_parallel_size,
+            self._pipeline_parallel_size,
             self._prompt_limit,
         )
         # The server checks max_tokens against max_context_tokens, so it gets the
@@ -366,6 +385,13 @@ class TensorRTLLMEngine(Engine):
         # Only the multi-process proxy has MPI workers; the in-process worker has none.
         if any(future.done() for future in getattr(executor, "mpi_futures", ())):
             return "a TensorRT-LLM worker process exited"
+        # Under mpirun the ranks give no futures: the session server on rank 0 is what
+        # mpirun tears down when any rank of the group dies.
+        if self._mpi_launch is not None and not self._mpi_launch.session_alive():
+            return (
+                f"the MPI session server at {self._mpi_launch.session_address} is gone: "
+                "a rank of the multi-node group exited"
+            )
         return self._progress.stalled()
 
     def stalled_seconds(self) -> float:
@@ -399,6 +425,39 @@ class TensorRTLLMEngine(Engine):
         if llm is not None:
             # Joins the executor and MPI workers: seconds, so off the loop.
             await asyncio.to_thread(llm.shutdown)
+
+
+@dataclass(frozen=True)
+class MpiLaunch:
+    """This process as upstream's trtllm-llmapi-launch starts rank 0's task (the
+    multi-node launch, docs/tensorrt-llm-api.md): the LLM then binds to the ranks
+    mpirun started through the session server at `session_address`
+    (RemoteMpiCommSessionClient), and there are `ranks` of them (tllm_mpi_size)."""
+
+    ranks: int
+    session_address: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MpiLaunch | None:
+        if env.get("TLLM_SPAWN_PROXY_PROCESS") != "1":
+            return None
+        address = env.get("TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR", "")
+        if not address.startswith("tcp://") or not address.rpartition(":")[2].isdigit():
+            raise ValueError(
+                f"TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR: must be tcp://host:port, got {address!r}"
+            )
+        ranks = env.get("tllm_mpi_size", "1")
+        if not ranks.isdigit() or int(ranks) < 1:
+            raise ValueError(f"tllm_mpi_size: must be a positive integer, got {ranks!r}")
+        return cls(ranks=int(ranks), session_address=address)
+
+    def session_alive(self) -> bool:
+        host, _, port = self.session_address.removeprefix("tcp://").rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
 
 
 # How often the iteration stats are drained; the endpoint picker scrapes every 50 ms

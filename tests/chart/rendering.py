@@ -88,6 +88,10 @@ def pod_templates(rendered: Rendered) -> Iterator[tuple[str, Manifest, Manifest]
         elif obj["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}:
             pod = obj["spec"]["template"]
             yield f"{template} {obj['kind']}", pod.get("metadata", {}), pod["spec"]
+        elif obj["kind"] == "LeaderWorkerSet":
+            for role in ("leaderTemplate", "workerTemplate"):
+                pod = obj["spec"]["leaderWorkerTemplate"][role]
+                yield f"{template} {role}", pod.get("metadata", {}), pod["spec"]
 
 
 def server_deployment(rendered: Rendered) -> Manifest:
@@ -101,8 +105,14 @@ def server_deployment(rendered: Rendered) -> Manifest:
 
 
 def server_container(rendered: Rendered) -> Manifest:
-    containers = server_deployment(rendered)["spec"]["template"]["spec"]["containers"]
-    return next(c for c in containers if c["name"] == "server")
+    """The container that serves HTTP: the Deployment's, or a multi-node group leader's."""
+    groups = rendered.of_kind("LeaderWorkerSet")
+    if groups:
+        (group,) = groups
+        spec = group["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]
+    else:
+        spec = server_deployment(rendered)["spec"]["template"]["spec"]
+    return next(c for c in spec["containers"] if c["name"] == "server")
 
 
 def env_of(container: Manifest) -> dict[str, Any]:

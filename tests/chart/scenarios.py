@@ -5,6 +5,7 @@ from __future__ import annotations
 from infra.config.spot import SPOT_CONVENTIONS
 from infra.values import (
     INFERENCE_POOL_APIS,
+    LEADER_WORKER_SET_API,
     SCALED_OBJECT_API,
     SERVICE_MONITOR_API,
     VOLUME_SNAPSHOT_API,
@@ -237,5 +238,16 @@ SCENARIOS: dict[str, Scenario] = {
             },
         },
         why="a plain checkpoint quantized in the cache: the claim, the prefill and quantize Jobs",
+    ),
+    "multi-node": Scenario(
+        values={
+            **_PREFILL,
+            "tensorParallelSize": 8,
+            "parallelism": {"pipeline": 2, "nodes": 2, "exclusiveTopology": "example.com/rack"},
+            "modelCache": {"prefill": True, "accessMode": "ReadWriteMany"},
+            "autoscaling": {"enabled": True, "mode": "keda", "minReplicas": 2, "maxReplicas": 3},
+        },
+        api_versions=(LEADER_WORKER_SET_API, SCALED_OBJECT_API),
+        why="an instance over two 8-GPU nodes (TP 8 x PP 2) as LeaderWorkerSet groups",
     ),
 }

@@ -16,14 +16,17 @@ import pytest
 
 from infra.chart import CHART_DIR
 from infra.values import SERVICE_MONITOR_API
+from service import multinode
 from service.engine_options import read_engine_options
 from service.metric_names import METRIC_NAMES, REQUESTS_WAITING
 from service.request_scope import MAX_REQUEST_BODY_BYTES
 from service.settings import ENV_VARS, Settings
 from tests.chart.rendering import Rendered, env_of, render, server_container
 
-# Read by huggingface_hub / the OS, not by Settings.
-NON_SETTINGS_ENV = frozenset({"HF_TOKEN", "HF_HOME", "HF_HUB_OFFLINE", "HOME"})
+# Read by huggingface_hub / the OS, or by the multi-node launcher, not by Settings.
+NON_SETTINGS_ENV = frozenset(
+    {"HF_TOKEN", "HF_HOME", "HF_HUB_OFFLINE", "HOME", multinode.SSH_PORT_ENV, multinode.SSH_KEY_ENV}
+)
 HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 DASHBOARD = json.loads((CHART_DIR / "dashboards" / "tensorrt-llm.json").read_text())
 

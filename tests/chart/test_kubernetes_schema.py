@@ -22,6 +22,7 @@ CUSTOM_RESOURCES = frozenset(
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("inference.networking.k8s.io/v1", "InferencePool"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+        ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
     }
 )
 

@@ -36,7 +36,7 @@ import yaml
 from pulumi import automation as auto
 
 from infra.config.spot import SPOT_CONVENTIONS
-from tests.tools import REPO_ROOT
+from tests.tools import REPO_ROOT, toolchain_pin
 
 PROJECT: str = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
 PASSPHRASE = "e2e-passphrase-not-a-secret"
@@ -62,11 +62,7 @@ def toolchain_bin() -> Path:
 
 def provider_version() -> str:
     """The Kubernetes provider version the toolchain pinned (and pyproject matches)."""
-    pins = (REPO_ROOT / "scripts" / "toolchain.versions").read_text()
-    for line in pins.splitlines():
-        if line.startswith("KUBERNETES_PROVIDER_VERSION="):
-            return line.split("=", 1)[1].strip()
-    raise RuntimeError("KUBERNETES_PROVIDER_VERSION missing from scripts/toolchain.versions")
+    return toolchain_pin("KUBERNETES_PROVIDER_VERSION")
 
 
 @dataclass

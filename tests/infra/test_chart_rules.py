@@ -50,6 +50,15 @@ REACHED: dict[str, tuple[dict[str, Any], str]] = {
         {**GPU_TRANSFORMERS, "tensorParallelSize": "2"},
         "tensorParallelSize: 2 needs engine tensorrt-llm (engine is transformers)",
     ),
+    "parallelism.pipeline: %d": (
+        {**GPU_TRANSFORMERS, "parallelism": {"pipeline": 2}},
+        "parallelism.pipeline: 2 needs engine tensorrt-llm (engine is transformers)",
+    ),
+    # Also the rule on the LeaderWorkerSet API, which the program always renders with.
+    "parallelism.nodes: %d": (
+        {**GPU_TRANSFORMERS, "parallelism": {"nodes": 3}},
+        "parallelism.nodes: 3 must divide tensorParallelSize x parallelism.pipeline = 1",
+    ),
     "model.path: required": (
         {"engine": "transformers", "model": {"path": ""}},
         "model.path: required for engine transformers",
@@ -68,7 +77,7 @@ REACHED: dict[str, tuple[dict[str, Any], str]] = {
             "modelCache": {"type": "pvc", "accessMode": "ReadWriteOncePod"},
             "quota": SHARED_CLAIM_QUOTA,
         },
-        "modelCache.accessMode: ReadWriteOncePod cannot be shared by up to 2 replicas",
+        "modelCache.accessMode: ReadWriteOncePod cannot be shared by up to 2 pods",
     ),
     "modelCache.accessMode: ReadOnlyMany": (
         {"modelCache": {"type": "pvc", "accessMode": "ReadOnlyMany"}, "quota": BIG_QUOTA},

@@ -83,7 +83,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
             "modelCache": {"type": "pvc", "accessMode": "ReadWriteOnce"},
             "quota": BIG_QUOTA,
         },
-        "modelCache.accessMode: ReadWriteOnce cannot be shared by up to 2 replicas",
+        "modelCache.accessMode: ReadWriteOnce cannot be shared by up to 2 pods",
     ),
     "adapter without monitoring": (
         {

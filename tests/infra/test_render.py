@@ -26,6 +26,7 @@ from infra.stack import load_stack
 from infra.values import PLACEHOLDER_DIGEST, offline_image_ref, release_values, render_stack
 from service.metric_names import REQUESTS_WAITING
 from tests.chart.pod_security import violations
+from tests.chart.rendering import Rendered, pod_templates
 from tests.infra.harness import STACKS
 from tests.tools import REPO_ROOT, run_tool
 
@@ -36,6 +37,7 @@ CUSTOM_GROUPS = {
     "keda.sh",
     "inference.networking.k8s.io",
     "gateway.networking.k8s.io",
+    "leaderworkerset.x-k8s.io",
 }
 
 
@@ -78,18 +80,9 @@ def test_every_object_is_valid_kubernetes(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_pod_passes_pod_security_restricted(stack: str) -> None:
     pods = 0
-    for doc in rendered(stack):
-        if doc["kind"] == "Pod":
-            metadata, spec = doc["metadata"], doc["spec"]
-        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-            metadata, spec = (
-                doc["spec"]["template"].get("metadata", {}),
-                doc["spec"]["template"]["spec"],
-            )
-        else:
-            continue
+    for where, metadata, spec in pod_templates(Rendered([("", d) for d in rendered(stack)], "")):
         pods += 1
-        assert violations(metadata, spec) == [], f"{stack} {doc['kind']} {doc['metadata']['name']}"
+        assert violations(metadata, spec) == [], f"{stack} {where}"
     assert pods >= 1
 
 
@@ -103,19 +96,29 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
 
 
 def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
-    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
-    # The autoscaler scales the spot Deployment where there is one, else the server's.
-    scaled_name = f"{config.release_name}-spot" if config.spot.enabled else config.release_name
-    assert scaled_name in deployments, sorted(deployments)
-    deployment = deployments[config.release_name]
-    assert deployment["metadata"]["namespace"] == config.namespace
-    assert deployment["spec"]["selector"]["matchLabels"] == selector_labels(config.release_name)
-    pod = deployment["spec"]["template"]["spec"]
-    server = next(c for c in pod["containers"] if c["name"] == "server")
+    # The pods that serve: the Deployment's, or the leaders of multi-node groups.
+    kind = "LeaderWorkerSet" if config.multi_node else "Deployment"
+    (workload,) = [
+        d for d in of_kind(docs, kind) if d["metadata"]["name"].startswith(config.release_name)
+    ]
+    assert workload["metadata"]["namespace"] == config.namespace
+    if config.multi_node:
+        template = workload["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+        scaled_name = workload["metadata"]["name"]
+    else:
+        deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+        # The autoscaler scales the spot Deployment where there is one, else the server's.
+        scaled_name = f"{config.release_name}-spot" if config.spot.enabled else config.release_name
+        assert scaled_name in deployments, sorted(deployments)
+        workload = deployments[config.release_name]
+        assert workload["spec"]["selector"]["matchLabels"] == selector_labels(config.release_name)
+        template = workload["spec"]["template"]
+    assert selector_labels(config.release_name).items() <= template["metadata"]["labels"].items()
+    server = next(c for c in template["spec"]["containers"] if c["name"] == "server")
     assert SERVER_PORT_NAME in {p["name"] for p in server["ports"]}
     assert server["image"] == offline_image_ref(config)
     gpus = server["resources"].get("limits", {}).get(config.gpu.resource_name)
-    assert gpus == (config.tensor_parallel_size if config.gpu.enabled else None)
+    assert gpus == (config.gpus_per_pod if config.gpu.enabled else None)
     services = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == config.release_name]
     assert len(services) == 1, "serviceUrl names a Service that the chart does not create"
     assert services[0]["spec"]["ports"][0]["port"] == service_port()
@@ -126,7 +129,7 @@ def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
         p for p in of_kind(docs, "Pod") if "helm.sh/hook" in p["metadata"]["annotations"]
     ]
     assert test_labels <= test_pod["metadata"]["labels"].items()
-    assert not test_labels <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert not test_labels <= template["metadata"]["labels"].items()
     if config.autoscaling.enabled and config.autoscaling.mode == "keda":
         (scaled,) = of_kind(docs, "ScaledObject")
         queries = [t["metadata"]["query"] for t in scaled["spec"]["triggers"]]

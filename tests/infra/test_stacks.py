@@ -17,6 +17,7 @@ from infra.chart import (
     endpoint_picker_labels,
     endpoint_picker_ports,
     helm_test_pod_labels,
+    prefill_pod_labels,
     selector_labels,
     service_port,
 )
@@ -154,6 +155,14 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         SPOT_PRIORITY,
     },
 }
+# A 405B model over two nodes per instance: prod's set, the cache filled before the
+# release (every node loads from it), and the policy that lets a group's ranks talk.
+EXPECTED_RESOURCES["prod-405b"] = EXPECTED_RESOURCES["prod"] | {
+    (POLICY, "server-namespace-allow-group-ranks"),
+    (f"{COMPONENT}ModelCachePrefill", "model-cache"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "model-cache-claim"),
+    ("kubernetes:batch/v1:Job", "model-cache-job"),
+}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -265,7 +274,9 @@ def test_network_policies(stack: str) -> None:
     assert sorted((p["protocol"], p["port"]) for p in rule["ports"]) == [("TCP", 53), ("UDP", 53)]
 
     hub = _policy(run, "allow-model-hub-egress")
-    assert hub["podSelector"] == server_pods
+    # With a prefilled cache only the prefill Job's pod downloads.
+    downloaders = prefill_pod_labels(c.release_name) if c.model_cache_prefill else None
+    assert hub["podSelector"] == ({"matchLabels": downloaders} if downloaders else server_pods)
     (rule,) = hub["egress"]
     assert [peer["ipBlock"]["cidr"] for peer in rule["to"]] == c.network_policy.model_hub_cidrs
     assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
@@ -292,6 +303,15 @@ def test_network_policies(stack: str) -> None:
         (rule,) = spec["ingress"]
         assert [_namespaces_of(peer) for peer in rule["from"]] == [sorted(namespaces)]
         assert rule["ports"] == [{"port": SERVER_PORT_NAME, "protocol": "TCP"}]
+    if c.multi_node:
+        # A group's ranks: server pods to server pods on TCP (MPI, NCCL), nothing wider.
+        ranks = _policy(run, "allow-group-ranks")
+        assert ranks["podSelector"] == server_pods
+        (rule,) = ranks["ingress"]
+        assert rule == {"from": [{"podSelector": server_pods}], "ports": [{"protocol": "TCP"}]}
+        (rule,) = ranks["egress"]
+        assert rule == {"to": [{"podSelector": server_pods}], "ports": [{"protocol": "TCP"}]}
+        sources["allow-group-ranks"] = []
     # Nothing else: every policy is one of the above.
     expected = {"default-deny", "allow-dns-egress", "allow-model-hub-egress", *sources}
     expected |= {"allow-helm-test-ingress", "allow-helm-test-egress"}
@@ -338,7 +358,7 @@ def test_server_release(stack: str) -> None:
         assert values == release_values(stack_release, image_ref), release.urn
         if c.image.repository:
             assert values["image"] == {"repository": c.image.repository, "digest": MOCK_DIGEST}
-        assert values["tensorParallelSize"] == c.tensor_parallel_size
+        assert values["tensorParallelSize"] == c.tensor_size
         assert values["gpu"]["enabled"] is c.gpu.enabled
         assert values["engine"] == c.engine
         assert values["fullnameOverride"] == c.release_name

@@ -14,6 +14,7 @@ import inspect
 import json
 import math
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from service.engines import create_engine
 from service.engines import tensorrt_llm as tensorrt_llm_engine
 from service.engines.base import (
     UNKNOWN_LOGPROB,
@@ -37,7 +39,13 @@ from service.engines.base import (
     TokenLogprob,
 )
 from service.engines.stopping import held_back
-from service.engines.tensorrt_llm import IterationStats, TensorRTLLMEngine, finish_reason
+from service.engines.tensorrt_llm import (
+    IterationStats,
+    MpiLaunch,
+    TensorRTLLMEngine,
+    finish_reason,
+)
+from service.settings import Settings
 from tests.service.fake_loader import FAKE_DIR, load_fake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -1461,3 +1469,110 @@ async def test_alternatives_with_speculative_decoding_are_refused(
         engine.sampling_params(request(logprobs=2))
     assert engine.sampling_params(request(logprobs=1)).logprobs == 1
     await engine.shutdown()
+
+
+# --- the multi-node launch -------------------------------------------------------------
+# trtllm-llmapi-launch runs this server on MPI rank 0 beside the session server
+# (mgmn_leader_node) and says where it listens and how many ranks mpirun started; the
+# fake binds to it as the real LLM does, so these tests play mgmn_leader_node with a
+# listening socket.
+
+
+@pytest.fixture
+def session_server() -> Iterator[socket.socket]:
+    """mgmn_leader_node's listening socket, on loopback."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server
+
+
+def launched_at(port: int, ranks: int = 16) -> dict[str, str]:
+    """The environment trtllm-llmapi-launch gives rank 0's task."""
+    return {
+        "TLLM_SPAWN_PROXY_PROCESS": "1",
+        "TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR": f"tcp://127.0.0.1:{port}",
+        "TLLM_SPAWN_PROXY_PROCESS_IPC_HMAC_KEY": "ab" * 32,
+        "tllm_mpi_size": str(ranks),
+    }
+
+
+def launched(server: socket.socket, ranks: int = 16) -> dict[str, str]:
+    return launched_at(server.getsockname()[1], ranks)
+
+
+def test_a_plain_process_is_no_mpi_launch() -> None:
+    assert MpiLaunch.from_env({}) is None
+
+
+def test_the_server_settings_reach_the_llm_with_the_launch(
+    fake: ModuleType,
+    model_dir: Path,
+    session_server: socket.socket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in launched(session_server).items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(
+        engine="tensorrt-llm",
+        model_path=str(model_dir),
+        tensor_parallel_size=8,
+        pipeline_parallel_size=2,
+    )
+    engine = create_engine(settings)
+    assert engine._mpi_launch == MpiLaunch(
+        ranks=16, session_address=launched(session_server)["TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR"]
+    )
+    kwargs = engine.llm_kwargs(fake.llmapi.KvCacheConfig)
+    assert (kwargs["tensor_parallel_size"], kwargs["pipeline_parallel_size"]) == (8, 2)
+
+
+def test_ranks_that_do_not_match_the_parallelism_are_refused(
+    session_server: socket.socket, model_dir: Path
+) -> None:
+    launch = MpiLaunch.from_env(launched(session_server, ranks=8))
+    with pytest.raises(ValueError, match=r"is 16, but the MPI launch started 8 ranks"):
+        engine_for(model_dir, tensor_parallel_size=8, pipeline_parallel_size=2, mpi_launch=launch)
+
+
+async def test_a_lost_rank_makes_the_leader_unhealthy(
+    fake: ModuleType,
+    model_dir: Path,
+    session_server: socket.socket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = launched(session_server)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    engine = engine_for(
+        model_dir,
+        tensor_parallel_size=8,
+        pipeline_parallel_size=2,
+        mpi_launch=MpiLaunch.from_env(env),
+    )
+    await engine.load()
+    # Under mpirun the executor has no worker futures to watch.
+    assert engine._llm._executor.mpi_futures == []
+    await collect(engine, request())
+    assert engine.fatal_error() is None
+    # mpirun tears the job down when any rank dies, rank 0's session server with it.
+    session_server.close()
+    assert engine.fatal_error() == (
+        f"the MPI session server at {env['TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR']} is gone: "
+        "a rank of the multi-node group exited"
+    )
+    await engine.shutdown()
+
+
+async def test_the_llm_refuses_to_start_without_its_session_server(
+    fake: ModuleType, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    env = launched_at(port, ranks=2)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    engine = engine_for(model_dir, tensor_parallel_size=2, mpi_launch=MpiLaunch.from_env(env))
+    with pytest.raises(EngineError, match="cannot reach the MPI session server"):
+        await engine.load()

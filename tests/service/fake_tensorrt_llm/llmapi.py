@@ -2,7 +2,8 @@
 
 Upstream sources imitated (see docs/tensorrt-llm-api.md for commits):
 tensorrt_llm/llmapi/llm.py, llmapi/llm_args.py, llmapi/tokenizer.py,
-executor/result.py, executor/executor.py, executor/proxy.py, executor/utils.py.
+executor/result.py, executor/executor.py, executor/proxy.py, executor/utils.py,
+llmapi/mpi_session.py and llmapi/trtllm-llmapi-launch (the multi-node launch).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import os
 import queue
+import socket
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -241,7 +244,7 @@ class GenerationExecutor:
     GenerationExecutor._handle_background_error and the proxy's mpi_done_callback.
     """
 
-    def __init__(self, world_size: int) -> None:
+    def __init__(self, world_size: int, *, remote_session: bool = False) -> None:
         self.running: set[int] = set()
         self.cancel_requested: set[int] = set()
         self.abort_calls: list[int] = []
@@ -249,7 +252,11 @@ class GenerationExecutor:
         # Errors from the dispatch threads and dead MPI workers, raised (and fatal) at
         # the next _handle_background_error on the main thread.
         self._error_queue: queue.Queue[BaseException] = queue.Queue()
-        self.mpi_futures: list[Future[None]] = [Future() for _ in range(world_size)]
+        # Under trtllm-llmapi-launch the ranks belong to mpirun, reached through
+        # RemoteMpiCommSessionClient, whose submit() returns no futures: a dead rank
+        # shows nowhere here.
+        ranks = 0 if remote_session else world_size
+        self.mpi_futures: list[Future[None]] = [Future() for _ in range(ranks)]
         for future in self.mpi_futures:
             future.add_done_callback(self._mpi_done)
 
@@ -402,6 +409,31 @@ class RequestOutput:
                     break
 
 
+def _remote_mpi_session(world_size: int) -> bool:
+    """The multi-node launch as the LLM sees it (executor/utils.py create_mpi_comm_session,
+    llmapi/utils.py get_mpi_world_size): with TLLM_SPAWN_PROXY_PROCESS=1 the ranks are
+    mpirun's, their number is tllm_mpi_size, and the session server (mgmn_leader_node on
+    MPI rank 0) listens at TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR, HMAC key required."""
+    if os.environ.get("TLLM_SPAWN_PROXY_PROCESS") != "1":
+        return False
+    address = os.environ.get("TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR")
+    assert address, "TLLM_SPAWN_PROXY_PROCESS_IPC_ADDR is not set."
+    assert os.environ.get("TLLM_SPAWN_PROXY_PROCESS_IPC_HMAC_KEY") is not None, (
+        "TLLM_SPAWN_PROXY_PROCESS_IPC_HMAC_KEY is not set. "
+        "HMAC encryption is required for IPC communication."
+    )
+    ranks = int(os.environ.get("tllm_mpi_size") or 1)  # noqa: SIM112 (upstream spells it so)
+    if world_size > ranks:
+        # Modelled on the single-node refusal; upstream's wording here is not recorded.
+        raise RuntimeError(f"Only {ranks} MPI ranks are available, but {world_size} are required.")
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError as error:
+        raise RuntimeError(f"cannot reach the MPI session server at {address}: {error}") from None
+    return True
+
+
 class LLM:
     """`tensorrt_llm.LLM` (the PyTorch-backend `_TorchLLM`), minus the GPU."""
 
@@ -428,10 +460,11 @@ class LLM:
             kv_cache_config = KvCacheConfig(**kv_cache_config)
         if not isinstance(kv_cache_config, KvCacheConfig):
             raise ValueError(f"kv_cache_config must be a KvCacheConfig, got {kv_cache_config!r}")
-        if tensor_parallel_size > BEHAVIOUR.gpu_count:
+        world_size = tensor_parallel_size * int(kwargs.get("pipeline_parallel_size") or 1)
+        remote_session = _remote_mpi_session(world_size)
+        if not remote_session and world_size > BEHAVIOUR.gpu_count:
             raise RuntimeError(
-                f"Only {BEHAVIOUR.gpu_count} GPUs are available, "
-                f"but {tensor_parallel_size} are required."
+                f"Only {BEHAVIOUR.gpu_count} GPUs are available, but {world_size} are required."
             )
         # Upstream's validator turns an explicit None back into the field default.
         self.args = SimpleNamespace(
@@ -461,7 +494,9 @@ class LLM:
             self._tokenizer = TransformersTokenizer(
                 AutoTokenizer.from_pretrained(str(tokenizer or model))
             )
-        self._executor: GenerationExecutor | None = GenerationExecutor(tensor_parallel_size)
+        self._executor: GenerationExecutor | None = GenerationExecutor(
+            world_size, remote_session=remote_session
+        )
         self._last_executor = self._executor
         # What the worker process resolves (the checkpoint's window unless passed).
         self._worker_max_seq_len = kwargs.get("max_seq_len") or BEHAVIOUR.max_seq_len

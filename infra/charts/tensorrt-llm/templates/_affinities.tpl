@@ -16,16 +16,24 @@ Where server pods may run: tolerations, affinity and topology spread.
 {{- end -}}
 {{- end -}}
 
-{{/* tensorrt-llm.placement.affinity: GPU placement affinity from values with the pod anti-affinity term and the spot node terms merged in, never replacing it. */}}
+{{/* tensorrt-llm.placement.affinity: GPU placement affinity from values with the pod anti-affinity terms and the spot node terms merged in, never replacing it (dict: ctx, role). A multi-node group's pods never share a node: each runs its own ranks' NCCL traffic over the node's fabric. */}}
 {{- define "tensorrt-llm.placement.affinity" -}}
-{{- $affinity := deepCopy .Values.affinity -}}
-{{- if .Values.spot.enabled -}}
-{{- $_ := set $affinity "nodeAffinity" (include "tensorrt-llm.spot.nodeAffinity" (dict "ctx" . "affinity" (get $affinity "nodeAffinity")) | fromYaml) -}}
+{{- $ctx := .ctx -}}
+{{- $affinity := deepCopy $ctx.Values.affinity -}}
+{{- if $ctx.Values.spot.enabled -}}
+{{- $_ := set $affinity "nodeAffinity" (include "tensorrt-llm.spot.nodeAffinity" (dict "ctx" $ctx "affinity" (get $affinity "nodeAffinity")) | fromYaml) -}}
 {{- end -}}
-{{- if .Values.podAntiAffinity.enabled -}}
-{{- $term := dict "topologyKey" .Values.podAntiAffinity.topologyKey "labelSelector" (dict "matchLabels" (include "tensorrt-llm.labels.selector" . | fromYaml)) -}}
 {{- $anti := default (dict) (get $affinity "podAntiAffinity") -}}
-{{- if eq .Values.podAntiAffinity.type "hard" -}}
+{{- if ne .role "server" -}}
+{{- $groupKey := include "tensorrt-llm.multiNode.groupKeyLabel" $ctx -}}
+{{- $group := dict "topologyKey" "kubernetes.io/hostname" "matchLabelKeys" (list $groupKey) "labelSelector" (dict "matchExpressions" (list (dict "key" $groupKey "operator" "Exists"))) -}}
+{{- $terms := default (list) (get $anti "requiredDuringSchedulingIgnoredDuringExecution") -}}
+{{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $group) -}}
+{{- $_ := set $affinity "podAntiAffinity" $anti -}}
+{{- end -}}
+{{- if $ctx.Values.podAntiAffinity.enabled -}}
+{{- $term := dict "topologyKey" $ctx.Values.podAntiAffinity.topologyKey "labelSelector" (dict "matchLabels" (include "tensorrt-llm.labels.selector" $ctx | fromYaml)) -}}
+{{- if eq $ctx.Values.podAntiAffinity.type "hard" -}}
 {{- $terms := default (list) (get $anti "requiredDuringSchedulingIgnoredDuringExecution") -}}
 {{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) -}}
 {{- else -}}

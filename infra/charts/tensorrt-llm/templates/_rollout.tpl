@@ -6,17 +6,18 @@ advice, which defaults it to 1) and maxUnavailable 1 that is zero pods, and a fi
 install "succeeds" before any model has loaded.
 */}}
 
-{{/* Desired pods: replicaCount, or under the autoscaler the count it chose (read from
-the live Deployment, so an upgrade never resets it) and never below its minimum. Offline
-renders (no cluster) show the minimum. With spot capacity the on-demand Deployment holds
-the floor and the spot one the rest. */}}
+{{/* Desired pods (groups, multi-node): replicaCount, or under the autoscaler the count it
+chose (read from the live Deployment or LeaderWorkerSet, so an upgrade never resets it)
+and never below its minimum. Offline renders (no cluster) show the minimum. With spot
+capacity the on-demand Deployment holds the floor and the spot one the rest. */}}
 {{- define "tensorrt-llm.rollout.replicas" -}}
 {{- $floor := int (include "tensorrt-llm.spot.floor" .) -}}
 {{- if and .Values.spot.enabled (not (include "tensorrt-llm.spot.pods" .)) -}}
 {{- $floor -}}
 {{- else if .Values.autoscaling.enabled -}}
 {{- $current := 0 -}}
-{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "tensorrt-llm.autoscaling.target" .) -}}
+{{- $target := include "tensorrt-llm.scaleTarget" . | fromYaml -}}
+{{- $live := lookup $target.apiVersion $target.kind .Release.Namespace $target.name -}}
 {{- if and $live $live.spec $live.spec.replicas -}}
 {{- $current = int $live.spec.replicas -}}
 {{- end -}}

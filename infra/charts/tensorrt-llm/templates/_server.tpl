@@ -14,6 +14,7 @@ shutdown, and whether a disruption budget helps.
 {{- $cache := include "tensorrt-llm.modelCache.dir" . -}}
 {{- $ints := dict
   "TENSOR_PARALLEL_SIZE" $v.tensorParallelSize
+  "PIPELINE_PARALLEL_SIZE" $v.parallelism.pipeline
   "MAX_BATCH_SIZE" $v.server.maxBatchSize
   "MAX_NUM_TOKENS" $v.server.maxNumTokens
   "MAX_SEQ_LEN" $v.server.maxSeqLen
@@ -53,6 +54,11 @@ shutdown, and whether a disruption budget helps.
 {{- $_ := set $strings "MODEL_PATH" (include "tensorrt-llm.modelCache.quantizedDir" .) -}}
 {{- $_ := set $strings "MODEL_REVISION" "" -}}
 {{- $_ := set $strings "SERVED_MODEL_NAME" (default $v.model.path $v.model.servedModelName) -}}
+{{- end -}}
+{{- if include "tensorrt-llm.multiNode.enabled" . -}}
+{{- /* The group launcher (service/multinode.py): sshd port and the group's key. */ -}}
+{{- $_ := set $strings "MPI_SSH_PORT" (include "tensorrt-llm.multiNode.sshPort" .) -}}
+{{- $_ := set $strings "MPI_SSH_KEY_FILE" (printf "%s/id_ecdsa" (include "tensorrt-llm.multiNode.sshKeyDir" .)) -}}
 {{- end -}}
 {{- if $v.server.engineOptions -}}
 {{- $_ := set $strings "ENGINE_OPTIONS_FILE" (include "tensorrt-llm.engineOptions.file" .) -}}
@@ -111,7 +117,12 @@ shutdown, and whether a disruption budget helps.
 /etc/tensorrt-llm/engine-options.json
 {{- end -}}
 
-{{/* tensorrt-llm.server.memory: tensorParallelSize x memoryPerRankGi + shm.sizeLimit (memory-backed, so it counts against the limit). */}}
+{{/* tensorrt-llm.server.gpusPerPod: GPUs (ranks) of one pod: tensorParallelSize x parallelism.pipeline / parallelism.nodes. */}}
+{{- define "tensorrt-llm.server.gpusPerPod" -}}
+{{- div (mul (int .Values.tensorParallelSize) (int .Values.parallelism.pipeline)) (int .Values.parallelism.nodes) -}}
+{{- end -}}
+
+{{/* tensorrt-llm.server.memory: GPUs per pod x memoryPerRankGi + shm.sizeLimit (memory-backed, so it counts against the limit). */}}
 {{- define "tensorrt-llm.server.memory" -}}
 {{- $shm := toString .Values.shm.sizeLimit -}}
 {{- $shmGi := 0 -}}
@@ -122,10 +133,10 @@ shutdown, and whether a disruption budget helps.
 {{- else -}}
 {{- fail (printf "shm.sizeLimit: %s must be in Gi or Mi when resources leave memory to the chart" $shm) -}}
 {{- end -}}
-{{- printf "%dGi" (add (mul (int .Values.tensorParallelSize) (int .Values.memoryPerRankGi)) $shmGi) -}}
+{{- printf "%dGi" (add (mul (int (include "tensorrt-llm.server.gpusPerPod" .)) (int .Values.memoryPerRankGi)) $shmGi) -}}
 {{- end -}}
 
-{{/* tensorrt-llm.server.resources: container resources from values, memory sized by tensorParallelSize where unset, and exactly tensorParallelSize GPUs when gpu.enabled. */}}
+{{/* tensorrt-llm.server.resources: container resources from values, memory sized by the pod's GPUs where unset, and exactly its GPUs (one per rank) when gpu.enabled. */}}
 {{- define "tensorrt-llm.server.resources" -}}
 {{- $resources := deepCopy .Values.resources -}}
 {{- $memory := include "tensorrt-llm.server.memory" . -}}
@@ -138,7 +149,7 @@ shutdown, and whether a disruption budget helps.
 {{- end -}}
 {{- if .Values.gpu.enabled -}}
 {{- $limits := default (dict) (get $resources "limits") -}}
-{{- $_ := set $limits .Values.gpu.resourceName (int .Values.tensorParallelSize) -}}
+{{- $_ := set $limits .Values.gpu.resourceName (int (include "tensorrt-llm.server.gpusPerPod" .)) -}}
 {{- $_ := set $resources "limits" $limits -}}
 {{- end -}}
 {{- toYaml $resources -}}

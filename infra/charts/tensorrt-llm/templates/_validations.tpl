@@ -13,6 +13,16 @@ Rules across several values, which values.schema.json cannot express: collected 
 {{- if and (gt (int $v.tensorParallelSize) 1) (ne $v.engine "tensorrt-llm") -}}
 {{- $errors = append $errors (printf "tensorParallelSize: %d needs engine tensorrt-llm (engine is %s)" (int $v.tensorParallelSize) $v.engine) -}}
 {{- end -}}
+{{- if and (gt (int $v.parallelism.pipeline) 1) (ne $v.engine "tensorrt-llm") -}}
+{{- $errors = append $errors (printf "parallelism.pipeline: %d needs engine tensorrt-llm (engine is %s)" (int $v.parallelism.pipeline) $v.engine) -}}
+{{- end -}}
+{{- if and (gt (int $v.parallelism.nodes) 1) (not (.Capabilities.APIVersions.Has (include "tensorrt-llm.multiNode.api" .))) -}}
+{{- $errors = append $errors (printf "parallelism.nodes: %d needs the %s API in the cluster; install LeaderWorkerSet (sigs.k8s.io/lws) first" (int $v.parallelism.nodes) (include "tensorrt-llm.multiNode.api" .)) -}}
+{{- end -}}
+{{- $world := mul (int $v.tensorParallelSize) (int $v.parallelism.pipeline) -}}
+{{- if mod $world (int $v.parallelism.nodes) -}}
+{{- $errors = append $errors (printf "parallelism.nodes: %d must divide tensorParallelSize x parallelism.pipeline = %d: every node runs the same number of ranks" (int $v.parallelism.nodes) $world) -}}
+{{- end -}}
 {{- if and (ne $v.engine "simulated") (not $v.model.path) -}}
 {{- $errors = append $errors (printf "model.path: required for engine %s" $v.engine) -}}
 {{- end -}}
@@ -34,9 +44,9 @@ Rules across several values, which values.schema.json cannot express: collected 
 {{- if and $v.autoscaling.enabled (lt (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) -}}
 {{- $errors = append $errors (printf "autoscaling.maxReplicas: %d is below autoscaling.minReplicas %d" (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) -}}
 {{- end -}}
-{{- $most := ternary (int $v.autoscaling.maxReplicas) (int $v.replicaCount) $v.autoscaling.enabled -}}
+{{- $most := mul (ternary (int $v.autoscaling.maxReplicas) (int $v.replicaCount) $v.autoscaling.enabled) (int $v.parallelism.nodes) -}}
 {{- if and $v.modelCache.enabled (eq $v.modelCache.type "pvc") (not $v.modelCache.existingClaim) (gt $most 1) (has $v.modelCache.accessMode (list "ReadWriteOnce" "ReadWriteOncePod")) -}}
-{{- $errors = append $errors (printf "modelCache.accessMode: %s cannot be shared by up to %d replicas; use ReadWriteMany, an existingClaim, or type emptyDir" $v.modelCache.accessMode $most) -}}
+{{- $errors = append $errors (printf "modelCache.accessMode: %s cannot be shared by up to %d pods; use ReadWriteMany, an existingClaim, or type emptyDir" $v.modelCache.accessMode $most) -}}
 {{- end -}}
 {{- if and $v.modelCache.enabled (eq $v.modelCache.type "pvc") (not $v.modelCache.existingClaim) (eq $v.modelCache.accessMode "ReadOnlyMany") -}}
 {{- $errors = append $errors "modelCache.accessMode: ReadOnlyMany needs an existingClaim already holding the model; the cache must be writable to download it" -}}
