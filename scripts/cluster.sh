@@ -193,7 +193,7 @@ EOF
   "$bin/kubectl" apply -f "$nodes" >/dev/null
 }
 
-# The LeaderWorkerSet controller, out-of-cluster: its CRD from the module it was built
+# The LeaderWorkerSet controller, out-of-cluster: its CRDs from the module it was built
 # from, its webhook server on loopback with a certificate our CA signs (its in-cluster
 # cert rotation needs a Service and Secret to write), and webhook configurations that
 # reach it by URL. The pod webhooks only see pods that carry the LWS name label, as in
@@ -225,8 +225,9 @@ health:
   healthProbeBindAddress: 127.0.0.1:$health_port
 YAML
   "$bin/kubectl" apply --server-side -f "$bin/lws-crds/" >/dev/null
-  wait_for "the LeaderWorkerSet CRD" "$state/logs/kube-apiserver.log" "$bin/kubectl" wait \
-    --for=condition=Established crd/leaderworkersets.leaderworkerset.x-k8s.io --timeout=5s
+  wait_for "the LeaderWorkerSet CRDs" "$state/logs/kube-apiserver.log" "$bin/kubectl" wait \
+    --for=condition=Established crd/leaderworkersets.leaderworkerset.x-k8s.io \
+    crd/disaggregatedsets.disaggregatedset.x-k8s.io --timeout=5s
   ca="$(base64 -w0 <"$state/pki/ca.crt")"
   python3 - "$webhook_port" "$ca" >"$dir/webhooks.json" <<'PY'
 import json, sys

@@ -216,10 +216,11 @@ build_lws() {
     go build -o "$out/bin/lws-controller" \
       -ldflags "-s -w -X sigs.k8s.io/lws/pkg/version.GitVersion=$LWS_VERSION" sigs.k8s.io/lws/cmd
   )
-  # The CRD the controller serves, from the same module version, beside the binary
-  # (scripts/cluster.sh installs it).
+  # The CRDs the controller watches (LeaderWorkerSet and DisaggregatedSet: without either
+  # its manager exits), from the same module version, beside the binary (scripts/cluster.sh
+  # installs them).
   mkdir -p "$out/bin/lws-crds"
-  install -m 0644 "$module/config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml" "$out/bin/lws-crds/"
+  install -m 0644 "$module"/config/crd/bases/*.yaml "$out/bin/lws-crds/"
 }
 
 mkdir -p "$cache"

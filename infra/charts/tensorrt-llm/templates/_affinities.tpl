@@ -26,7 +26,9 @@ Where server pods may run: tolerations, affinity and topology spread.
 {{- $anti := default (dict) (get $affinity "podAntiAffinity") -}}
 {{- if ne .role "server" -}}
 {{- $groupKey := include "tensorrt-llm.multiNode.groupKeyLabel" $ctx -}}
-{{- $group := dict "topologyKey" "kubernetes.io/hostname" "matchLabelKeys" (list $groupKey) "labelSelector" (dict "matchExpressions" (list (dict "key" $groupKey "operator" "Exists"))) -}}
+{{- /* The set's pods, narrowed to this pod's group by its group-key value (matchLabelKeys; the API refuses the key in both). */ -}}
+{{- $set := dict (include "tensorrt-llm.multiNode.setLabel" $ctx) (include "tensorrt-llm.multiNode.name" $ctx) -}}
+{{- $group := dict "topologyKey" "kubernetes.io/hostname" "matchLabelKeys" (list $groupKey) "labelSelector" (dict "matchLabels" $set) -}}
 {{- $terms := default (list) (get $anti "requiredDuringSchedulingIgnoredDuringExecution") -}}
 {{- $_ := set $anti "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $group) -}}
 {{- $_ := set $affinity "podAntiAffinity" $anti -}}
