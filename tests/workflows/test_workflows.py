@@ -173,8 +173,8 @@ def test_every_repository_secret_is_documented_in_the_readme() -> None:
     for path in WORKFLOW_FILES:
         text = path.read_text()
         used |= set(re.findall(r"secrets\.([A-Z0-9_]+)", text))
-        # secrets[format('KUBECONFIG_{0}', matrix.stack)]: one secret per stack.
+        # secrets[format('KUBECONFIG_{0}', matrix.cluster)]: one secret per cluster.
         for prefix in re.findall(r"secrets\[format\('([A-Z0-9_]+)\{0\}'", text):
-            used |= {prefix + stack.upper() for stack in stacks()}
+            used |= {prefix + entry["cluster"].upper() for entry in preview_matrix()}
     undocumented = sorted(s for s in used - {"GITHUB_TOKEN"} if f"`{s}`" not in readme)
     assert used and undocumented == [], f"README does not document secrets {undocumented}"
