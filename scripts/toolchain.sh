@@ -186,18 +186,27 @@ build_etcd() {
   )
 }
 
-build_kwok() {
-  local out="$1" src="$1/src" module
-  new_module "$src" kwok
-  module="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")"
-  inherit_replaces "$src" "$module/go.mod"
+# Builds one command of a module at a version into OUT/bin/NAME, the module's replaces
+# carried over; prints the module's directory (files shipped beside the command).
+# Usage: build_go_tool OUT NAME MODULE VERSION PACKAGE LDFLAGS
+build_go_tool() {
+  local out="$1" name="$2" module="$3" version="$4" package="$5" ldflags="$6" dir
+  new_module "$out/src" "$name"
+  dir="$(module_dir "$module@$version")"
+  inherit_replaces "$out/src" "$dir/go.mod"
   (
-    cd "$src"
-    go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    cd "$out/src"
+    go get -tool "$package@$version"
     go mod tidy
-    go build -o "$out/bin/kwok" -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
-      sigs.k8s.io/kwok/cmd/kwok
-  )
+    go build -o "$out/bin/$name" -ldflags "-s -w $ldflags" "$package"
+  ) >&2
+  echo "$dir"
+}
+
+build_kwok() {
+  local out="$1" module
+  module="$(build_go_tool "$out" kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION")"
   # kwok only moves pods and nodes through the Stage configs it is given; they sit in
   # the bin directory as kwok-stage/ so one path finds both.
   cp -r "$module/kustomize/stage" "$out/bin/kwok-stage"
@@ -205,17 +214,9 @@ build_kwok() {
 }
 
 build_lws() {
-  local out="$1" src="$1/src" module
-  new_module "$src" lws
-  module="$(module_dir "sigs.k8s.io/lws@$LWS_VERSION")"
-  inherit_replaces "$src" "$module/go.mod"
-  (
-    cd "$src"
-    go get -tool "sigs.k8s.io/lws/cmd@$LWS_VERSION"
-    go mod tidy
-    go build -o "$out/bin/lws-controller" \
-      -ldflags "-s -w -X sigs.k8s.io/lws/pkg/version.GitVersion=$LWS_VERSION" sigs.k8s.io/lws/cmd
-  )
+  local out="$1" module
+  module="$(build_go_tool "$out" lws-controller sigs.k8s.io/lws "$LWS_VERSION" sigs.k8s.io/lws/cmd \
+    "-X sigs.k8s.io/lws/pkg/version.GitVersion=$LWS_VERSION")"
   # The CRDs the controller watches (LeaderWorkerSet and DisaggregatedSet: without either
   # its manager exits), from the same module version, beside the binary (scripts/cluster.sh
   # installs them).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,8 @@ import pytest
 import yaml
 
 from tests.crds import ecosystem_crds
-from tests.e2e.harness import (
-    Cli,
-    Stack,
-    deployed,
-    kube_get,
-    kubectl,
-    set_prod_secrets,
-    wait_until,
-)
+from tests.e2e import harness
+from tests.e2e.harness import Cli, Stack, kube_get, kubectl, wait_until
 from tests.e2e.test_prod_stack import IMAGE_REF, storage_for
 
 STACK = "prod-405b"
@@ -91,14 +85,14 @@ def groups(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stac
     stack.set_object(
         "resources", {"requests": {"cpu": "16", "memory": "256Gi"}, "limits": {"memory": "320Gi"}}
     )
-    set_prod_secrets(stack, "multinode")
-    try:
-        with deployed(stack):
-            stack.up()
-            yield stack
-    finally:
-        kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input_text=listed)
-        kubectl("delete", "node", *EXTRA_GPU_NODES, "--ignore-not-found", "--wait=false")
+    harness.set_prod_secrets(stack, "multinode")
+    with ExitStack() as cleanup:
+        # Last in, first out: the stack is destroyed before its volume and nodes go.
+        cleanup.callback(kubectl, "delete", "node", *EXTRA_GPU_NODES, "--wait=false")
+        cleanup.callback(kubectl, "delete", "-f", "-", "--wait=false", input_text=listed)
+        cleanup.enter_context(harness.deployed(stack))
+        stack.up()
+        yield stack
 
 
 def group_pods(namespace: str) -> list[dict[str, Any]]:
