@@ -72,10 +72,7 @@ def groups(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stac
     storage[1]["metadata"]["name"] = "e2e-405b-model-cache"
     listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": storage})
     kubectl("apply", "-f", "-", input_text=listed)
-    crds = json.dumps({"apiVersion": "v1", "kind": "List", "items": ecosystem_crds()})
-    kubectl("apply", "--server-side", "-f", "-", input_text=crds)
-    for crd in json.loads(crds)["items"]:
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+    harness.install_crds(ecosystem_crds())
     kubectl("wait", "--for=condition=Ready", "node", *EXTRA_GPU_NODES, "--timeout=60s")
     stack = Stack(cli, project_dir, STACK)
     stack.set_object("image", {"ref": IMAGE_REF})
