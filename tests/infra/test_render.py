@@ -97,10 +97,12 @@ def test_rendered_objects_match_what_the_program_assumes(stack: str) -> None:
 
 def _check_release_objects(config: StackConfig, docs: list[dict]) -> None:
     # The pods that serve: the Deployment's, or the leaders of multi-node groups.
-    kind = "LeaderWorkerSet" if config.multi_node else "Deployment"
-    (workload,) = [
-        d for d in of_kind(docs, kind) if d["metadata"]["name"].startswith(config.release_name)
-    ]
+    # The chart names a release's LeaderWorkerSet <release>-group (tensorrt-llm.multiNode.name).
+    if config.multi_node:
+        kind, name = "LeaderWorkerSet", f"{config.release_name}-group"
+    else:
+        kind, name = "Deployment", config.release_name
+    (workload,) = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
     assert workload["metadata"]["namespace"] == config.namespace
     if config.multi_node:
         template = workload["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
