@@ -58,17 +58,20 @@ def test_mpirun_puts_rank_0_on_the_leader_and_forwards_the_server_env() -> None:
     assert argv[-4:-2] == ["trtllm-llmapi-launch", argv[-3]] and argv[-2:] == ["-m", "service"]
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"LWS_GROUP_SIZE": "3"}, "16 ranks do not split over LWS_GROUP_SIZE=3 pods"),
-        ({"LWS_LEADER_ADDRESS": ""}, "LWS_LEADER_ADDRESS: must be the leader's DNS name"),
-        ({"MPI_SSH_PORT": "ssh"}, "MPI_SSH_PORT: must be a positive integer, got 'ssh'"),
-    ],
-)
-def test_a_pod_outside_a_group_is_refused_naming_the_variable(
-    change: dict[str, str], message: str
-) -> None:
+# Pods outside a well-formed group, each refused naming the variable.
+REFUSALS = {
+    "ranks that do not split": (
+        {"LWS_GROUP_SIZE": "3"},
+        "16 ranks do not split over LWS_GROUP_SIZE=3 pods",
+    ),
+    "no leader": ({"LWS_LEADER_ADDRESS": ""}, "LWS_LEADER_ADDRESS: must be the leader's DNS name"),
+    "port not a number": ({"MPI_SSH_PORT": "ssh"}, "MPI_SSH_PORT: must be a positive integer"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_pod_outside_a_group_is_refused_naming_the_variable(case: str) -> None:
+    change, message = REFUSALS[case]
     with pytest.raises(multinode.LaunchError, match=message):
         multinode.Group.from_env({**GROUP_ENV, **change})
 
