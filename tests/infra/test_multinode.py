@@ -106,6 +106,13 @@ def test_each_rule_names_its_key(changes: dict[str, Any], line: str) -> None:
     refused(changes, line)
 
 
+def test_groups_do_not_run_on_spot_capacity() -> None:
+    refused(
+        {"spot": {"enabled": True}},
+        "spot.enabled: not supported with parallelism.nodes > 1",
+    )
+
+
 def test_groups_need_tensorrt_llm_on_gpus() -> None:
     assert_refused(
         dev_with({"parallelism": {"tensor": 2, "pipeline": 1, "nodes": 2}}),

@@ -157,7 +157,7 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
 }
 # A 405B model over two nodes per instance: prod's set, the cache filled before the
 # release (every node loads from it), and the policy that lets a group's ranks talk.
-EXPECTED_RESOURCES["prod-405b"] = EXPECTED_RESOURCES["prod"] | {
+EXPECTED_RESOURCES["prod-405b"] = (EXPECTED_RESOURCES["prod"] - {SPOT_PRIORITY}) | {
     (POLICY, "server-namespace-allow-group-ranks"),
     (f"{COMPONENT}ModelCachePrefill", "model-cache"),
     ("kubernetes:core/v1:PersistentVolumeClaim", "model-cache-claim"),
