@@ -6,6 +6,7 @@ resource is registered; a bad stack stops here with one line per bad key.
 
 import pulumi
 
+from infra.canary_analysis import CanaryAnalysis, canary_analysis_args, canary_pairs
 from infra.chart import service_port
 from infra.config.models import releases
 from infra.gpu import GpuDevicePlugin, device_plugin_values
@@ -13,7 +14,7 @@ from infra.helm import UpstreamChartArgs
 from infra.image import ServerImage, ServerImageArgs
 from infra.keda import Keda
 from infra.model_cache import ModelCachePrefill, ModelCachePrefillArgs
-from infra.model_routes import ModelRoutes, ModelRoutesArgs
+from infra.model_routes import ModelRoutes, model_routes_args
 from infra.namespace import ServerNamespace, ServerNamespaceArgs
 from infra.prometheus_adapter import PrometheusAdapter, prometheus_adapter_values
 from infra.release import ServerRelease, ServerReleaseArgs, release_timeout_seconds
@@ -87,8 +88,15 @@ for stack_release in stack_releases:
 if config.models and config.routing.mode == "inferencePool":
     ModelRoutes(
         "model-routes",
-        ModelRoutesArgs.for_stack(config, stack_releases, namespace.name),
+        model_routes_args(config, stack_releases, namespace.name),
         opts=pulumi.ResourceOptions(depends_on=server_releases),
+    )
+
+if config.canary_analysis.enabled and canary_pairs(stack_releases):
+    CanaryAnalysis(
+        "canary-analysis",
+        canary_analysis_args(config, stack_releases, namespace.name),
+        opts=pulumi.ResourceOptions(depends_on=[namespace]),
     )
 
 port = service_port()

@@ -18,16 +18,14 @@ previews as that one field of this object and touches no release.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra.chart import chart_default
-from infra.component import ComponentOpts
 from infra.config import StackConfig
 from infra.config.models import Release
+from infra.custom_objects import CustomObject, CustomObjects, CustomObjectsArgs
 
 # The header BBR sets from the body's `model` (pkg/bbr/plugins/common/constants.go).
 MODEL_HEADER = "X-Gateway-Model-Name"
@@ -97,31 +95,16 @@ def model_route_spec(config: StackConfig, releases: list[Release]) -> dict[str, 
     return spec
 
 
-@dataclass(frozen=True)
-class ModelRoutesArgs:
-    name: str
-    namespace: pulumi.Input[str]
-    spec: dict[str, Any]
-
-    @classmethod
-    def for_stack(
-        cls, config: StackConfig, releases: list[Release], namespace: pulumi.Input[str]
-    ) -> ModelRoutesArgs:
-        return cls(config.release_name, namespace, model_route_spec(config, releases))
+def model_routes_args(
+    config: StackConfig, releases: list[Release], namespace: pulumi.Input[str]
+) -> CustomObjectsArgs:
+    route = CustomObject(
+        HTTP_ROUTE_API, "HTTPRoute", config.release_name, model_route_spec(config, releases)
+    )
+    return CustomObjectsArgs(namespace, {"httproute": route})
 
 
-class ModelRoutes(pulumi.ComponentResource):
+class ModelRoutes(CustomObjects):
     """The HTTPRoute that sends each model's requests to its versions' pools."""
 
-    def __init__(self, name: str, args: ModelRoutesArgs, opts: ComponentOpts = None) -> None:
-        super().__init__("tensorrt-llm:index:ModelRoutes", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
-        k8s.apiextensions.CustomResource(
-            f"{name}-httproute",
-            api_version=HTTP_ROUTE_API,
-            kind="HTTPRoute",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace),
-            spec=args.spec,
-            opts=child,
-        )
-        self.register_outputs({})
+    TYPE = "tensorrt-llm:index:ModelRoutes"

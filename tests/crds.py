@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from infra.canary_analysis import ARGO_ROLLOUTS_VERSION
 from infra.keda import KEDA_CHART
 from infra.stack import load_stack
 from infra.values import render_stack
@@ -27,6 +28,7 @@ GATEWAY_API_MODULE = ("sigs.k8s.io/gateway-api", "v1.6.3")
 KEDA_MODULE = ("github.com/kedacore/keda/v2", f"v{KEDA_CHART.version}")
 # The version whose controller the e2e cluster runs (scripts/toolchain.sh).
 LWS_MODULE = ("sigs.k8s.io/lws", toolchain_pin("LWS_VERSION"))
+ARGO_ROLLOUTS_MODULE = ("github.com/argoproj/argo-rollouts", ARGO_ROLLOUTS_VERSION)
 INFERENCE_POOL_SCHEMA = Path(__file__).parent / "chart" / "data" / "inferencepool_v1_schema.json"
 
 # (apiVersion, kind) -> (module, CRD file inside it)
@@ -137,3 +139,9 @@ def inference_stack() -> tuple[str, list[dict[str, Any]]]:
     )
     objects = [d for t in render_stack(config).values() for d in yaml.safe_load_all(t) if d]
     return config.namespace, objects
+
+
+def analysis_template_crd() -> dict[str, Any]:
+    """Argo Rollouts' AnalysisTemplate CRD (canaryAnalysis), from its Go module."""
+    crd_file = module_dir(*ARGO_ROLLOUTS_MODULE) / "manifests/crds/analysis-template-crd.yaml"
+    return yaml.safe_load(crd_file.read_text())

@@ -41,6 +41,7 @@ SHARED_KEYS = frozenset(
         "registryPassword",
         "hfToken",
         "apiKeys",
+        "canaryAnalysis",
         "models",
     }
 )
@@ -181,6 +182,15 @@ def _shared_key_issues(overrides: Mapping[str, Any], where: str) -> list[ConfigI
 def model_rules(config: StackConfig, releases: list[Release]) -> list[ConfigIssue]:
     """Rules across the model entries: unique names, weights, routing that splits traffic."""
     issues: list[ConfigIssue] = []
+    if config.canary_analysis.enabled and not config.monitoring.enabled:
+        issues.append(
+            ConfigIssue(
+                "canaryAnalysis.enabled",
+                "needs monitoring.enabled: the analysis reads the series the ServiceMonitor "
+                "labels with model_name and version",
+                "true",
+            )
+        )
     if not config.models:
         return issues
     if len(config.models) > MAX_MODELS:

@@ -471,6 +471,25 @@ class IngressConfig(Group):
     annotations: dict[str, str] = Field(default_factory=dict, description="Ingress annotations.")
 
 
+class CanaryAnalysisConfig(Group):
+    enabled: bool = Field(
+        False,
+        description="Apply an Argo Rollouts AnalysisTemplate <model>-canary per model with "
+        "two versions (needs Argo Rollouts and monitoring.enabled).",
+    )
+    prometheus_address: str | None = Field(
+        None, description="Prometheus the analysis queries (default: KEDA's, chart default)."
+    )
+    max_error_ratio: float = Field(
+        0.01, gt=0, le=1, description="Most 5xx share of the canary's requests."
+    )
+    max_ttft_p95_ratio: float = Field(
+        1.2, gt=0, description="Most canary TTFT p95 over the stable version's."
+    )
+    interval: str = Field("1m", description="Time between measurements.")
+    count: int = Field(5, ge=1, description="Measurements per analysis run.")
+
+
 class ModelVersion(Group, extra="allow"):
     """One version of a model: its own release and pool; other keys override the model's."""
 
@@ -546,6 +565,9 @@ class StackConfig(Group):
     hf_token: SecretValue | None = Field(None, description="Hugging Face token (secret).")
     api_keys: SecretValue | None = Field(
         None, description="Comma-separated API keys clients must send (secret)."
+    )
+    canary_analysis: CanaryAnalysisConfig = group(
+        CanaryAnalysisConfig, "Argo Rollouts analysis of model canaries."
     )
     models: list[ModelEntry] = Field(
         default_factory=list,

@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
+from infra.canary_analysis import ANALYSIS_TEMPLATE_API, canary_analysis_args
 from infra.config.models import releases
 from infra.model_routes import HTTP_ROUTE_API, model_route_spec
 from infra.stack import load_stack
@@ -27,6 +28,7 @@ from tests.chart.rendering import Rendered
 from tests.crds import (
     MODULE_CRDS,
     ModuleUnavailable,
+    analysis_template_crd,
     inference_pool_schema,
     inference_stack,
     module_crd,
@@ -67,7 +69,13 @@ def _strict(schema: Any) -> Any:
 def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
     if (api_version, kind) == ("inference.networking.k8s.io/v1", "InferencePool"):
         return _strict(inference_pool_schema())
-    crd = _module_crd(api_version, kind)
+    if (api_version, kind) == (ANALYSIS_TEMPLATE_API, "AnalysisTemplate"):
+        try:
+            crd = analysis_template_crd()
+        except ModuleUnavailable as error:
+            pytest.skip(str(error))
+    else:
+        crd = _module_crd(api_version, kind)
     served = api_version.split("/")[1]
     (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == served]
     assert entry["served"], f"{api_version} {kind} is not served by the CRD"
@@ -136,3 +144,17 @@ def test_the_shared_model_route_matches_its_crd() -> None:
         # Each release brings its pool; only the shared route routes to it.
         assert {o["kind"] for o in found} == {"InferencePool"}, release.config.release_name
         assert all(errors(o) == [] for o in found)
+
+
+def test_the_canary_analysis_template_matches_its_crd() -> None:
+    config = load_stack("multi")
+    objects = canary_analysis_args(config, releases(config), config.namespace).objects
+    assert objects
+    for obj in objects.values():
+        template = {
+            "apiVersion": obj.api_version,
+            "kind": obj.kind,
+            "metadata": {"name": obj.name, "namespace": config.namespace},
+            "spec": obj.spec,
+        }
+        assert errors(template) == [], obj.name

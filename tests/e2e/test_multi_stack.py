@@ -1,9 +1,10 @@
 """Two models and a 90/10 canary (Pulumi.multi.yaml) on the local control plane.
 
 The stack applies through the real Pulumi CLI and Kubernetes provider with the real
-Gateway API and Inference Extension CRDs installed (tests/crds.py): one Helm release
-per model version, each with its InferencePool and endpoint picker, and the program's
-shared HTTPRoute with the canary's weight. Then a weight edit in the stack file
+Gateway API, Inference Extension and Argo Rollouts AnalysisTemplate CRDs installed
+(tests/crds.py): one Helm release per model version, each with its InferencePool and
+endpoint picker, the program's shared HTTPRoute with the canary's weight, and the
+canary's AnalysisTemplate. Then a weight edit in the stack file
 previews as one update of that route and nothing else.
 
 Differences from production as in test_prod_stack: a fixed image reference,
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.crds import ecosystem_crds
+from tests.crds import analysis_template_crd, ecosystem_crds
 from tests.e2e.harness import (
     PROJECT,
     Cli,
@@ -68,7 +69,7 @@ def set_models(stack: Stack, models: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def multi(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
-    install_crds(ecosystem_crds())
+    install_crds([*ecosystem_crds(), analysis_template_crd()])
     stack = Stack(cli, project_dir, "multi")
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
@@ -125,6 +126,13 @@ def test_the_shared_route_splits_the_canary_90_10(multi: Stack, config: dict[str
     }
     # No release renders its own route: the shared one is the only one.
     assert [r["metadata"]["name"] for r in kube_get(ROUTE, namespace)] == [config["releaseName"]]
+
+
+def test_the_canary_analysis_template_is_accepted(multi: Stack, config: dict[str, Any]) -> None:
+    """Argo Rollouts' real CRD admits the template (its controller is not run here)."""
+    template = kube_get("analysistemplate.argoproj.io", config["namespace"], "llama-8b-canary")
+    names = [metric["name"] for metric in template["spec"]["metrics"]]
+    assert names == ["error-ratio", "ttft-p95-vs-stable"]
 
 
 def test_a_weight_change_previews_as_that_change_alone(

@@ -12,6 +12,7 @@ from infra.config.models import releases
 from infra.model_routes import MODEL_HEADER, MODELS_PATH
 from infra.stack import load_stack
 from infra.values import chart_values, offline_image_ref, release_values, render_stack
+from service.metric_names import HTTP_REQUESTS_TOTAL, TIME_TO_FIRST_TOKEN_SECONDS
 from tests.infra.harness import (
     PROJECT,
     assert_refused,
@@ -163,7 +164,13 @@ def test_promotion_removes_the_old_release_and_leaves_the_canary_untouched() -> 
     versions[0]["weight"] = 100
     created, deleted, updated = model_change(models)
     assert created == set()
-    assert deleted == {"server-llama-8b-v1", "server-llama-8b-v1-release"}
+    # With no canary left, its analysis template goes too.
+    assert deleted == {
+        "server-llama-8b-v1",
+        "server-llama-8b-v1-release",
+        "canary-analysis",
+        "canary-analysis-llama-8b-canary",
+    }
     # The promoted release keeps its values (its pods keep serving); only the route moves.
     assert set(updated) == {"model-routes-httproute"}, set(updated)
 
@@ -256,6 +263,11 @@ CASES: dict[str, tuple[list[dict[str, Any]], dict[str, Any], str]] = {
         {},
         "models[0].autoscaling.minReplicas: 0 needs autoscaling.mode keda",
     ),
+    "canary analysis without the labelled series": (
+        [{"name": "a"}],
+        {"canaryAnalysis": {"enabled": True}},
+        "canaryAnalysis.enabled: needs monitoring.enabled",
+    ),
     "too long a release name": (
         [{"name": "m" * 50, "versions": [{"name": "canary", "weight": 100}]}],
         {},
@@ -304,3 +316,19 @@ def test_the_model_list_answerer_lists_every_model_and_one_dashboard_ships() -> 
         "llama-8b-v1": (None, 0),
         "llama-8b-v2": (None, 0),
     }
+
+
+def test_canary_analysis_compares_the_canary_with_its_stable_version() -> None:
+    run = run_program(*stack_config("multi"), stack="multi")
+    (template,) = run.of_type("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate")
+    assert template.plain("metadata")["name"] == "llama-8b-canary"
+    queries = {
+        m["name"]: m["provider"]["prometheus"]["query"] for m in template.plain("spec")["metrics"]
+    }
+    canary = 'model_name="llama-3.1-8b-instruct", version="v2"'
+    stable = 'model_name="llama-3.1-8b-instruct", version="v1"'
+    assert canary in queries["error-ratio"] and stable not in queries["error-ratio"]
+    assert HTTP_REQUESTS_TOTAL in queries["error-ratio"]
+    ratio = queries["ttft-p95-vs-stable"]
+    assert TIME_TO_FIRST_TOKEN_SECONDS in ratio
+    assert ratio.index(canary) < ratio.index(" / ") < ratio.index(stable)

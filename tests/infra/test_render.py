@@ -38,6 +38,7 @@ CUSTOM_GROUPS = {
     "inference.networking.k8s.io",
     "gateway.networking.k8s.io",
     "leaderworkerset.x-k8s.io",
+    "argoproj.io",
 }
 
 

@@ -153,6 +153,8 @@ EXPECTED_RESOURCES: dict[str, set[tuple[str, str]]] = {
         (f"{COMPONENT}ModelRoutes", "model-routes"),
         ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "model-routes-httproute"),
         SPOT_PRIORITY,
+        (f"{COMPONENT}CanaryAnalysis", "canary-analysis"),
+        ("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "canary-analysis-llama-8b-canary"),
     },
 }
 # A 405B model over two nodes per instance: prod's set, the cache filled before the
