@@ -8,13 +8,13 @@ shutdown, and whether a disruption budget helps.
 8000
 {{- end -}}
 
-{{/* tensorrt-llm.server.envMap: plain env vars of the server (name -> string); unset (null) values are left out so the server default applies. */}}
+{{/* tensorrt-llm.server.envMap: plain env vars of the server (name -> string); unset (null) values are left out so the server default applies (so is a pipeline of 1: single-stage pods keep their env). */}}
 {{- define "tensorrt-llm.server.envMap" -}}
 {{- $v := .Values -}}
 {{- $cache := include "tensorrt-llm.modelCache.dir" . -}}
 {{- $ints := dict
   "TENSOR_PARALLEL_SIZE" $v.tensorParallelSize
-  "PIPELINE_PARALLEL_SIZE" $v.parallelism.pipeline
+  "PIPELINE_PARALLEL_SIZE" (ternary $v.parallelism.pipeline nil (gt (int $v.parallelism.pipeline) 1))
   "MAX_BATCH_SIZE" $v.server.maxBatchSize
   "MAX_NUM_TOKENS" $v.server.maxNumTokens
   "MAX_SEQ_LEN" $v.server.maxSeqLen
