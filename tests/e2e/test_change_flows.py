@@ -97,14 +97,12 @@ def test_request_default_change_previews_as_that_change_only(flows: Stack) -> No
 def test_template_only_chart_change_shows_and_rolls_pods(flows: Stack, project_dir: Path) -> None:
     before = ready_pod_names()
     assert before, "no ready server pods before the chart change"
-    # The server Deployment's body (floor and spot Deployments share it).
-    deployment = project_dir / "infra/charts/tensorrt-llm/templates/_deployment.tpl"
-    anchor = '{{- include "tensorrt-llm.labels.standard" . | nindent 8 }}'
+    # The server pod template (the floor and spot Deployments and multi-node groups share it).
+    deployment = project_dir / "infra/charts/tensorrt-llm/templates/_pod.tpl"
+    anchor = '{{- include "tensorrt-llm.labels.standard" $ctx | nindent 4 }}'
     text = deployment.read_text()
     assert anchor in text, "the pod template's labels moved: update this test's anchor"
-    deployment.write_text(
-        text.replace(anchor, anchor + '\n        e2e.example.com/chart-edit: "1"', 1)
-    )
+    deployment.write_text(text.replace(anchor, anchor + '\n    e2e.example.com/chart-edit: "1"', 1))
 
     preview = flows.preview()
     assert preview.change_summary.get("update") == 1, preview.stdout
