@@ -51,6 +51,9 @@ UPSTREAM_NOTE = (
     "# at deploy time, so this shows what decides them, the program's inputs.\n"
 )
 IMAGE_NOTE = "# The server image the program builds and pushes (its build inputs).\n"
+CHART_SECRET_NOTE = (
+    "# Secret values are redacted: the chart generates them at install and keeps them.\n"
+)
 
 
 class _StandIns(dict):
@@ -84,6 +87,21 @@ def _manifest(registration: Registration) -> tuple[str, str]:
                 document[field] = _redacted(document[field])
         note = SECRET_NOTE
     return f"{PROGRAM_DIR}/{namespace}/{kind.lower()}-{name}.yaml", note + _dump(document)
+
+
+def _chart_secrets_redacted(text: str) -> str:
+    """A template's output with the values of any Secret it renders redacted: a key the
+    chart generates (a multi-node group's SSH key) differs on every offline render and
+    belongs in no pull-request comment."""
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    if not any(d.get("kind") == "Secret" for d in documents):
+        return text
+    for document in documents:
+        if document.get("kind") == "Secret":
+            for field in ("data", "stringData"):
+                if field in document:
+                    document[field] = _redacted(document[field])
+    return CHART_SECRET_NOTE + "---\n".join(_dump(d) for d in documents)
 
 
 def _upstream_release(registration: Registration) -> tuple[str, str]:
@@ -142,7 +160,7 @@ def render_all(stack: str, root: Path = REPO_ROOT) -> dict[str, str]:
             for path, text in rendered.items():
                 if text.strip() and not path.endswith("NOTES.txt"):
                     note = DIGEST_NOTE if PLACEHOLDER_DIGEST in text else ""
-                    files[prefix + path] = note + text
+                    files[prefix + path] = note + _chart_secrets_redacted(text)
         elif registration.type == RELEASE_TYPE:
             path, text = _upstream_release(registration)
             files[path] = text
