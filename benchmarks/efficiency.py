@@ -48,10 +48,17 @@ def cpu_seconds(pid: int) -> float:
 # ---------------------------------------------------------------- client process
 
 
-async def _stream(session: Any, url: str, body: bytes, gaps: list[float]) -> int:
-    """One stream; appends its inter-event gaps (ms); returns the tokens it carried."""
+async def _stream(
+    session: Any, url: str, body: bytes, itl_s: float, gaps: list[float], lags: list[float]
+) -> int:
+    """One stream; appends its inter-event gaps (ms) and each token's lag (ms): how much
+    later than the engine's schedule (one token per ITL, set by the stream's most
+    punctual token) it arrived, which stays comparable when events carry several
+    tokens; returns the tokens it carried."""
     tokens = 0
     last: float | None = None
+    # Per token: its arrival minus index x ITL; equal for all on a punctual stream.
+    offsets: list[float] = []
     async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
         if resp.status != 200:
             return -1
@@ -73,11 +80,17 @@ async def _stream(session: Any, url: str, body: bytes, gaps: list[float]) -> int
                 if last is not None:
                     gaps.append((now - last) * 1000)
                 last = now
+                offsets.extend(now - index * itl_s for index in range(tokens, tokens + carried))
                 tokens += carried
+    if offsets:
+        punctual = min(offsets)
+        lags.extend((offset - punctual) * 1000 for offset in offsets)
     return tokens
 
 
-async def _client(url: str, streams: int, tokens: int, model: str | None) -> dict[str, Any]:
+async def _client(
+    url: str, streams: int, tokens: int, itl_ms: float, model: str | None
+) -> dict[str, Any]:
     import aiohttp
 
     payload: dict[str, Any] = {"prompt": "hi", "max_tokens": tokens, "stream": True}
@@ -85,16 +98,24 @@ async def _client(url: str, streams: int, tokens: int, model: str | None) -> dic
         payload["model"] = model
     body = json.dumps(payload).encode()
     gaps: list[float] = []
+    lags: list[float] = []
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start = time.perf_counter()
         counts = await asyncio.gather(
-            *(_stream(session, url, body, gaps) for _ in range(streams)), return_exceptions=True
+            *(_stream(session, url, body, itl_ms / 1000, gaps, lags) for _ in range(streams)),
+            return_exceptions=True,
         )
         wall = time.perf_counter() - start
     ok = [c for c in counts if isinstance(c, int) and c >= 0]
-    return {"tokens": sum(ok), "failed": streams - len(ok), "wall_s": wall, "gaps_ms": gaps}
+    return {
+        "tokens": sum(ok),
+        "failed": streams - len(ok),
+        "wall_s": wall,
+        "gaps_ms": gaps,
+        "lags_ms": lags,
+    }
 
 
 def client_main(argv: Sequence[str]) -> None:
@@ -102,6 +123,7 @@ def client_main(argv: Sequence[str]) -> None:
     p.add_argument("--url", required=True)
     p.add_argument("--streams", type=int, required=True)
     p.add_argument("--tokens", type=int, required=True)
+    p.add_argument("--itl-ms", type=float, required=True)
     p.add_argument("--model")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
@@ -111,7 +133,7 @@ def client_main(argv: Sequence[str]) -> None:
         uvloop.install()
     except ImportError:
         pass
-    result = asyncio.run(_client(a.url, a.streams, a.tokens, a.model))
+    result = asyncio.run(_client(a.url, a.streams, a.tokens, a.itl_ms, a.model))
     a.out.write_text(json.dumps(result))
 
 
@@ -127,7 +149,13 @@ def _pin(pid: int, cores: set[int]) -> None:
 
 
 def measure(
-    server: Server, streams: int, tokens: int, clients: int, client_cores: set[int], work: Path
+    server: Server,
+    streams: int,
+    tokens: int,
+    clients: int,
+    client_cores: set[int],
+    work: Path,
+    itl_ms: float,
 ) -> dict[str, Any]:
     """Run `streams` streams over `clients` processes; the server's CPU and the clients' view."""
     clients = max(1, min(clients, streams))
@@ -142,7 +170,7 @@ def measure(
         outs.append(out)
         cmd = [sys.executable, "-m", "benchmarks.efficiency", "client", "--url",
                server.base_url + "/v1/completions", "--streams", str(share), "--tokens",
-               str(tokens), "--out", str(out)]  # fmt: skip
+               str(tokens), "--itl-ms", str(itl_ms), "--out", str(out)]  # fmt: skip
         if model:
             cmd += ["--model", model]
         proc = subprocess.Popen(cmd, cwd=REPO)
@@ -155,6 +183,7 @@ def measure(
     results = [json.loads(out.read_text()) for out in outs]
     total = sum(r["tokens"] for r in results)
     gaps = [g for r in results for g in r["gaps_ms"]]
+    lags = [lag for r in results for lag in r["lags_ms"]]
     client_wall = max(r["wall_s"] for r in results)
     return {
         "streams": streams,
@@ -168,6 +197,8 @@ def measure(
         "itl_p50_ms": percentile(gaps, 50) if gaps else None,
         "itl_p99_ms": percentile(gaps, 99) if gaps else None,
         "events": len(gaps) + streams,
+        "lag_p50_ms": percentile(lags, 50) if lags else None,
+        "lag_p99_ms": percentile(lags, 99) if lags else None,
     }
 
 
@@ -216,18 +247,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ):
             with server_cm as server:
                 _pin(server.process.pid, server_cores)
-                measure(server, 16, 20, 1, client_cores, work)  # warm up
+                measure(server, 16, 20, 1, client_cores, work, args.itl_ms)  # warm up
                 for streams in args.streams:
-                    point = measure(server, streams, args.tokens, args.clients, client_cores, work)
+                    point = measure(
+                        server, streams, args.tokens, args.clients, client_cores, work, args.itl_ms
+                    )
                     point["server"] = label
                     points.append(point)
                     print(_row(point), flush=True)
         # The burst: 64 x 30 tokens at 5 ms, wall(64) / wall(1), median of rounds.
         with ours("ours-burst", work, 5.0, 64) as server:
             _pin(server.process.pid, server_cores)
-            measure(server, 8, 5, 1, client_cores, work)
-            one = [measure(server, 1, 30, 1, client_cores, work)["wall_s"] for _ in range(5)]
-            many = [measure(server, 64, 30, 1, client_cores, work)["wall_s"] for _ in range(5)]
+            measure(server, 8, 5, 1, client_cores, work, 5.0)
+            one = [measure(server, 1, 30, 1, client_cores, work, 5.0)["wall_s"] for _ in range(5)]
+            many = [measure(server, 64, 30, 1, client_cores, work, 5.0)["wall_s"] for _ in range(5)]
         burst = {
             "wall_1_ms": statistics.median(one) * 1000,
             "wall_64_ms": statistics.median(many) * 1000,
@@ -239,7 +272,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     return {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": "python -m benchmarks.efficiency" + (" --device" if args.device else ""),
+        "command": "python -m benchmarks.efficiency"
+        + (" --device" if args.device else "")
+        + f" --streams {','.join(map(str, args.streams))}",
         "streams": args.streams,
         "machine": machine.describe(),
         "pinned": pinned,
@@ -255,7 +290,10 @@ def _row(p: dict[str, Any]) -> str:
     return (
         f"{p['server']:4} {p['streams']:5} streams: {p['tokens_per_s'] / 1000:6.1f}k tok/s, "
         f"{p['cpu_us_per_token']:5.1f} us/token, server CPU {p['server_cpu_share']:.2f}, "
-        f"ITL p50 {p['itl_p50_ms'] or 0:.1f} / p99 {p['itl_p99_ms'] or 0:.1f} ms"
+        f"ITL p50 {p['itl_p50_ms'] or 0:.1f} / p99 {p['itl_p99_ms'] or 0:.1f} ms, "
+        f"lag p50 {p['lag_p50_ms'] or 0:.1f} / p99 {p['lag_p99_ms'] or 0:.1f} ms, "
+        # Above 1 when tokens ready together travel in one event (or one read).
+        f"{p['tokens'] / max(p['events'], 1):.2f} tok/read"
         + (f", {p['failed']} failed" if p["failed"] else "")
     )
 

@@ -59,8 +59,8 @@ _WORDS = (
     *("gpu", "warp", "core", "page", "node", "pod", "rank", "step", "head", "beam"),
 )
 
-# Without delays nothing in a sequence awaits; give the loop a turn this often so a
-# long generation cannot starve other requests.
+# Tokens that are due at once (no delays, or the loop behind them) are produced without
+# awaiting; give the loop a turn this often so a long generation cannot starve others.
 _YIELD_EVERY_TOKENS = 64
 
 
@@ -275,11 +275,14 @@ class SimulatedEngine(Engine):
                     yield GenerationChunk("", 0, prompt_tokens, "length")
                     return
                 for index in range(budget):
-                    if delayed:
+                    # Tokens already due (the loop is behind) are ready at once, as
+                    # a GPU engine's queued steps would be: the server may send them
+                    # together.
+                    if delayed and deadline > time.monotonic():
                         await _CLOCK.sleep_until(deadline)
-                        deadline += self._itl_s
                     elif index % _YIELD_EVERY_TOKENS == _YIELD_EVERY_TOKENS - 1:
                         await asyncio.sleep(0)
+                    deadline += self._itl_s
                     if index >= room and held < reserved:
                         held += 1
                         pool.used += 1

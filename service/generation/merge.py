@@ -10,7 +10,8 @@ has nothing more to say, and `_stop_after` ends it. `on_chunk` sees every chunk
 once, as it arrives.
 
 One sequence (most requests) is read in the caller's task with nothing in between:
-pulled by one generator when streamed, pushed to `on_chunk` by one loop when the
+pulled by one generator when streamed, which sends the chunks that are ready at once
+as one (service/generation/coalesce.py), pushed to `on_chunk` by one loop when the
 answer is collected whole (a generator step per token is a measurable share of a
 fast engine's request). Several get a task each, pushing into one queue.
 """
@@ -21,6 +22,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from service.engines.base import Engine, GenerationChunk, GenerationRequest
+from service.generation.coalesce import Step, cancel_step, finish_step, take_ready
 
 OnChunk = Callable[[int, GenerationChunk], None]
 # (index, chunk) from a sequence's task; (index, None) once, when its engine answered;
@@ -81,6 +83,8 @@ class MergedStreams:
         # One sequence: its engine stream and first chunk.
         self._stream: AsyncIterator[GenerationChunk] | None = None
         self._first: GenerationChunk | None = None
+        # Its next step, started by take_ready, while the chunk before it is sent.
+        self._pending: Step | None = None
         # Several: a task each, and what they sent while open() waited for the others.
         self._tasks: list[asyncio.Task[None]] = []
         self._queue: asyncio.Queue[_Item] | None = None
@@ -126,16 +130,24 @@ class MergedStreams:
         stream, on_chunk = self._stream, self._on_chunk
         assert stream is not None
         last = self._first
-        if last is not None:
+        while last is not None:
+            # What else is ready goes in the same chunk (one event, one write).
+            last, pending, error = take_ready(stream, last)
+            self._pending = pending
             on_chunk(0, last)
             yield 0, last
             if last.finish_reason is not None:
                 return
-            async for last in stream:
-                on_chunk(0, last)
-                yield 0, last
-                if last.finish_reason is not None:
-                    return
+            if error is not None:
+                raise error
+            if pending is None:
+                break  # ended without a finish reason
+            try:
+                last = await finish_step(pending)
+            except StopAsyncIteration:
+                break
+            finally:
+                self._pending = None
         end = _stop_after(last)
         on_chunk(0, end)
         yield 0, end
@@ -166,6 +178,9 @@ class MergedStreams:
 
     async def aclose(self) -> None:
         """Stop every sequence (cancelling its engine request); safe to call twice."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await cancel_step(pending)
         if self._stream is not None:
             await _close(self._stream)
         for task in self._tasks:

@@ -66,3 +66,13 @@ def test_results_section_shows_both_machines_and_the_cpu_ratio() -> None:
 def test_results_section_says_how_to_produce_a_missing_run() -> None:
     text = "\n".join(render_efficiency(_result(False), None))
     assert "python -m benchmarks.efficiency --device" in text
+
+
+def test_results_section_shows_token_lag_where_the_run_measured_it() -> None:
+    run = _result(False)
+    for p in run["points"]:
+        p.update(lag_p50_ms=4.0, lag_p99_ms=20.0)
+    text = "\n".join(render_efficiency(run, _result(True)))
+    cells = "12.0k, 30.0, 10.0 / 12.5, 4.0 / 20.0 | 12.0k, 15.0, 10.0 / 12.5, 4.0 / 20.0"
+    assert f"| 128 | 12.8k | {cells} | 0.50 |" in text
+    assert "ITL p50 / p99 ms, lag p50 / p99 ms" in text

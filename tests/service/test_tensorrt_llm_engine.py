@@ -47,6 +47,7 @@ from service.engines.tensorrt_llm import (
 )
 from service.settings import Settings
 from tests.service.fake_loader import FAKE_DIR, load_fake
+from tests.service.merged_reader import read_pausing_after_first
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -582,6 +583,25 @@ async def test_load_with_too_many_gpus_is_a_clear_error(fake: ModuleType, model_
 
 
 # --- streaming --------------------------------------------------------------------------
+
+
+async def test_responses_queued_while_the_reader_was_busy_reach_the_server_as_one_chunk(
+    fake: ModuleType, model_dir: Path
+) -> None:
+    engine = engine_for(model_dir)
+    await engine.load()
+    direct = await collect(engine, request(request_id="direct", logprobs=1))
+    # The reader busy (a slow client's write) while the worker keeps stepping.
+    merged = request(request_id="merged", logprobs=1)
+    chunks = await read_pausing_after_first(engine, merged, lambda: asyncio.sleep(0.05))
+    assert len(chunks) < len(direct)
+    assert "".join(c.text for c in chunks) == REPLY == "".join(c.text for c in direct)
+    assert sum(c.token_count for c in chunks) == sum(c.token_count for c in direct)
+    for chunk in chunks:
+        assert len(chunk.logprobs or ()) == chunk.token_count
+    entries = [entry for c in chunks for entry in c.logprobs or ()]
+    assert entries == [entry for c in direct for entry in c.logprobs or ()]
+    assert [c.finish_reason for c in chunks][-1] == "stop"
 
 
 async def test_stream_yields_deltas_that_add_up(fake: ModuleType, model_dir: Path) -> None:
