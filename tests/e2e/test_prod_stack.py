@@ -158,12 +158,20 @@ def test_scaling_past_the_quota_is_refused_by_quota_admission(
         "scale", "deployment/tensorrt-llm", f"--replicas={past_quota}", "--namespace", namespace
     )
 
-    def quota_event() -> str:
-        events = kube_get("event", namespace, field_selector="reason=FailedCreate")
-        messages = [event["message"] for event in events]
+    # The ReplicaSet's ReplicaFailure condition, not its FailedCreate event: the
+    # controller-manager's event spam filter (25 per object, then one per 5 minutes) drops
+    # events of a ReplicaSet that earlier scaling already made talkative.
+    def quota_refusal() -> str:
+        conditions = [
+            condition
+            for replica_set in kube_get("replicaset", namespace, selector=SERVER_PODS)
+            for condition in replica_set.get("status", {}).get("conditions", [])
+            if condition["type"] == "ReplicaFailure"
+        ]
+        messages = [condition.get("message", "") for condition in conditions]
         return next((m for m in messages if "exceeded quota: server-quota" in m), "")
 
-    message = wait_until("a FailedCreate event from quota admission", quota_event, timeout_s=180)
+    message = wait_until("a ReplicaFailure from quota admission", quota_refusal, timeout_s=180)
     assert "requests.nvidia.com/gpu" in message or "requests.cpu" in message, message
     pods = kube_get("pod", namespace, selector=SERVER_PODS)
     assert len(pods) < past_quota
