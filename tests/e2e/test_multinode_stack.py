@@ -23,7 +23,7 @@ import yaml
 
 from tests.crds import ecosystem_crds
 from tests.e2e import harness
-from tests.e2e.harness import Cli, Stack, kube_get, kubectl, wait_until
+from tests.e2e.harness import Cli, Stack, kube_get, kubectl, kubectl_run, wait_until
 from tests.e2e.test_prod_stack import IMAGE_REF, storage_for
 
 STACK = "prod-405b"
@@ -166,7 +166,30 @@ def test_deleting_a_worker_recreates_the_whole_group(groups: Stack, config: dict
     namespace, nodes = config["namespace"], config["parallelism"]["nodes"]
     before = {p["metadata"]["uid"] for p in wait_for_groups(namespace, 1, nodes)}
     (worker,) = [p for p in group_pods(namespace) if p["metadata"]["labels"][WORKER_INDEX] == "1"]
-    kubectl("delete", "pod", worker["metadata"]["name"], "--namespace", namespace, "--wait=false")
+    (leader,) = [p for p in group_pods(namespace) if p["metadata"]["labels"][WORKER_INDEX] == "0"]
+    name = worker["metadata"]["name"]
+    # kwok removes a deleted pod at once, where a kubelet takes its grace period; LWS acts
+    # on the worker's deletionTimestamp, so a finalizer holds the worker in Terminating
+    # (as a kubelet would) until LWS has started deleting the leader (in the foreground,
+    # so the leader itself waits for the held worker).
+    hold = json.dumps({"metadata": {"finalizers": ["e2e.tensorrt-llm/terminating"]}})
+    kubectl("patch", "pod", name, "--namespace", namespace, "--type=merge", "-p", hold)
+    kubectl("delete", "pod", name, "--namespace", namespace, "--wait=false")
+
+    def leader_going() -> bool:
+        leaders = [p for p in group_pods(namespace) if p["metadata"]["labels"][WORKER_INDEX] == "0"]
+        return any(
+            p["metadata"]["uid"] != leader["metadata"]["uid"]
+            or p["metadata"].get("deletionTimestamp")
+            for p in leaders
+        )
+
+    try:
+        wait_until("LWS deleting the leader after its worker", leader_going, timeout_s=180)
+    finally:
+        release = json.dumps({"metadata": {"finalizers": None}})
+        # Not found once the group's recreation has already removed it: nothing to release.
+        kubectl_run("patch", "pod", name, "--namespace", namespace, "--type=merge", "-p", release)
 
     def replaced() -> list[dict[str, Any]]:
         pods = [p for p in group_pods(namespace) if ready(p)]

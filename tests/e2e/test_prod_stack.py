@@ -154,6 +154,15 @@ def test_scaling_past_the_quota_is_refused_by_quota_admission(
 ) -> None:
     namespace = config["namespace"]
     past_quota = config["quota"]["gpus"] // config["tensorParallelSize"] + 1
+
+    # Quota admission only enforces what the quota controller has counted: a quota whose
+    # status is still empty admits everything (its hard limits are read from status).
+    def counted() -> bool:
+        status = kube_get("resourcequota", namespace, "server-quota").get("status", {})
+        hard, used = status.get("hard", {}), status.get("used", {})
+        return bool(hard) and set(hard) <= set(used)
+
+    wait_until("the quota controller's first count of server-quota", counted, timeout_s=120)
     kubectl(
         "scale", "deployment/tensorrt-llm", f"--replicas={past_quota}", "--namespace", namespace
     )
