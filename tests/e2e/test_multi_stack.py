@@ -46,9 +46,14 @@ def stack_config(project_dir: Path) -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in data.items()}
 
 
+# Its own namespace: the prod stack's tests run later in "llm", and a namespace deleted
+# and created again under the same name can meet quota state the API server still holds.
+NAMESPACE = "llm-multi"
+
+
 @pytest.fixture(scope="module")
 def config(project_dir: Path) -> dict[str, Any]:
-    return stack_config(project_dir)
+    return {**stack_config(project_dir), "namespace": NAMESPACE}
 
 
 def e2e_models(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,6 +76,7 @@ def set_models(stack: Stack, models: list[dict[str, Any]]) -> None:
 def multi(cli: Cli, project_dir: Path, config: dict[str, Any]) -> Iterator[Stack]:
     install_crds([*ecosystem_crds(), analysis_template_crd()])
     stack = Stack(cli, project_dir, "multi")
+    stack.set("namespace", NAMESPACE)
     stack.set_object("image", {"ref": IMAGE_REF})
     stack.set_object("gpu", {**config["gpu"], "provisioner": "gpu-operator"})
     stack.set_object("modelCache", {"type": "emptyDir", "size": "5Gi"})
